@@ -1,0 +1,210 @@
+// Package matcher finds catalog keys (error codes) in a line of text.
+//
+// It knows nothing of I/O: callers hand it bytes and get back positions.
+// Every engine is read-only after construction, so one value serves all
+// goroutines, and none allocates per call in steady state (the
+// Aho-Corasick engine allocates a small hit list when a key's bytes occur
+// in the text, valid or not).
+package matcher
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Match is one key found in a text: text[Start:End] equals the key, and
+// Key is the key's index in the slice the matcher was built from.
+type Match struct {
+	Start, End int
+	Key        int
+}
+
+// Matcher finds keys that stand on their own in a text (see the package's
+// boundary rule in Valid).
+type Matcher interface {
+	// Find appends to dst the distinct keys found in text whose occurrence
+	// lies within text[from:to], each once at its first valid occurrence,
+	// ordered by position, and returns the extended slice. Bytes outside
+	// [from, to) are consulted for the boundary rule only, so a caller
+	// scanning a long line in pieces can pass context around a piece. The
+	// ends of text count as boundaries.
+	Find(text []byte, from, to int, dst []Match) []Match
+	// First returns the start of the first valid key occurrence in text, or
+	// -1. Callers use it to skip over blocks of lines with no key at all.
+	First(text []byte) int
+}
+
+// Engine names which implementation serves a key set.
+type Engine string
+
+const (
+	// Auto uses the numeric engine for six-digit codes beginning with 8
+	// and Aho-Corasick for any other key, combining them when needed.
+	Auto Engine = "auto"
+	// Numeric serves only six-digit codes beginning with 8.
+	Numeric Engine = "numeric"
+	// AhoCorasick serves any key set.
+	AhoCorasick Engine = "ahocorasick"
+)
+
+// New builds a matcher for keys with the given engine. Keys must be
+// non-empty, distinct, and hold no line terminator (a key never spans
+// lines).
+func New(keys []string, engine Engine) (Matcher, error) {
+	seen := make(map[string]int, len(keys))
+	for i, k := range keys {
+		if k == "" {
+			return nil, fmt.Errorf("key %d is empty", i)
+		}
+		if strings.ContainsAny(k, "\r\n") {
+			return nil, fmt.Errorf("key %q holds a line terminator", k)
+		}
+		if j, dup := seen[k]; dup {
+			return nil, fmt.Errorf("key %q given twice (at %d and %d)", k, j, i)
+		}
+		seen[k] = i
+	}
+	switch engine {
+	case Numeric:
+		return newNumeric(keys)
+	case AhoCorasick:
+		return newAC(keys), nil
+	case Auto, "":
+		var numIdx, otherIdx []int
+		for i, k := range keys {
+			if IsNumericCode(k) {
+				numIdx = append(numIdx, i)
+			} else {
+				otherIdx = append(otherIdx, i)
+			}
+		}
+		if len(otherIdx) == 0 {
+			return newNumeric(keys)
+		}
+		if len(numIdx) == 0 {
+			return newAC(keys), nil
+		}
+		num, err := newNumeric(pick(keys, numIdx))
+		if err != nil {
+			return nil, err
+		}
+		return &combined{
+			num: remapped{num, numIdx}, ac: remapped{newAC(pick(keys, otherIdx)), otherIdx},
+		}, nil
+	default:
+		return nil, fmt.Errorf("unknown matcher engine %q (want auto, numeric or ahocorasick)", engine)
+	}
+}
+
+// IsNumericCode reports whether k is a six-digit code beginning with 8, the
+// shape the numeric engine serves.
+func IsNumericCode(k string) bool {
+	if len(k) != 6 || k[0] != '8' {
+		return false
+	}
+	for i := 1; i < 6; i++ {
+		if k[i] < '0' || k[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func pick(keys []string, idx []int) []string {
+	out := make([]string, len(idx))
+	for i, j := range idx {
+		out[i] = keys[j]
+	}
+	return out
+}
+
+func isWord(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// Valid reports whether the key occurrence text[start:end] stands on its
+// own. The rule, for each side of the key:
+//   - if the key's edge byte is an ASCII letter, digit or underscore, the
+//     neighbouring byte must not be one (so 1898001 and 898001x hold no
+//     code, but 错误码898001， does: non-ASCII text does not block);
+//   - if the key's edge byte is a digit, the key must not be part of a
+//     decimal number: no digit and '.' right before it (3.898001), no '.'
+//     and digit right after it (898001.5).
+//
+// A key whose edge is punctuation (say "[E42]") may touch anything on that
+// side.
+func Valid(text []byte, start, end int) bool {
+	first, last := text[start], text[end-1]
+	if isWord(first) && start > 0 {
+		c := text[start-1]
+		if isWord(c) {
+			return false
+		}
+		if isDigit(first) && c == '.' && start > 1 && isDigit(text[start-2]) {
+			return false
+		}
+	}
+	if isWord(last) && end < len(text) {
+		c := text[end]
+		if isWord(c) {
+			return false
+		}
+		if isDigit(last) && c == '.' && end+1 < len(text) && isDigit(text[end+1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// remapped translates an engine's key indices back to the caller's.
+type remapped struct {
+	m   Matcher
+	idx []int
+}
+
+// combined runs the numeric engine and Aho-Corasick side by side and merges
+// their matches by position.
+type combined struct {
+	num, ac remapped
+}
+
+func (c *combined) Find(text []byte, from, to int, dst []Match) []Match {
+	base := len(dst)
+	dst = c.num.m.Find(text, from, to, dst)
+	for i := base; i < len(dst); i++ {
+		dst[i].Key = c.num.idx[dst[i].Key]
+	}
+	mid := len(dst)
+	dst = c.ac.m.Find(text, from, to, dst)
+	for i := mid; i < len(dst); i++ {
+		dst[i].Key = c.ac.idx[dst[i].Key]
+	}
+	if mid > base && len(dst) > mid {
+		// Insertion sort: a handful of matches, and no allocation.
+		for i := base + 1; i < len(dst); i++ {
+			for j := i; j > base && before(dst[j], dst[j-1]); j-- {
+				dst[j], dst[j-1] = dst[j-1], dst[j]
+			}
+		}
+	}
+	return dst
+}
+
+func (c *combined) First(text []byte) int {
+	a, b := c.num.m.First(text), c.ac.m.First(text)
+	if a < 0 || (b >= 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// before orders matches by position, the shorter first where two keys start
+// at the same byte, so that every engine reports the same order.
+func before(a, b Match) bool {
+	if a.Start != b.Start {
+		return a.Start < b.Start
+	}
+	return a.End < b.End
+}

@@ -1,0 +1,288 @@
+package matcher
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// reference is the matching rule written as plainly as possible: every
+// position, every key. Engines must agree with it.
+func reference(keys []string, text []byte, from, to int) []Match {
+	var out []Match
+	done := map[int]bool{}
+	for p := from; p < to; p++ {
+		var here []Match
+		for k, key := range keys {
+			if done[k] || p+len(key) > to || !bytes.HasPrefix(text[p:], []byte(key)) {
+				continue
+			}
+			if Valid(text, p, p+len(key)) {
+				here = append(here, Match{Start: p, End: p + len(key), Key: k})
+			}
+		}
+		for i := 1; i < len(here); i++ {
+			for j := i; j > 0 && before(here[j], here[j-1]); j-- {
+				here[j], here[j-1] = here[j-1], here[j]
+			}
+		}
+		for _, m := range here {
+			done[m.Key] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+var codes = []string{"898001", "871310", "800012", "898006", "869999", "800002"}
+
+func engines(t testing.TB, keys []string) map[Engine]Matcher {
+	t.Helper()
+	out := map[Engine]Matcher{}
+	for _, e := range []Engine{Auto, Numeric, AhoCorasick} {
+		m, err := New(keys, e)
+		if err != nil {
+			if e == Numeric {
+				continue // not every key set is numeric
+			}
+			t.Fatalf("New(%v): %v", e, err)
+		}
+		out[e] = m
+	}
+	return out
+}
+
+func TestRule(t *testing.T) {
+	cases := []struct {
+		line string
+		want []string
+	}{
+		{"code=898001", []string{"898001"}},
+		{"898001", []string{"898001"}},
+		{"错误码898001，请重试", []string{"898001"}},
+		{"1898001", nil},
+		{"8980012", nil},
+		{"898001x", nil},
+		{"x898001", nil},
+		{"_898001", nil},
+		{"898001_", nil},
+		{"0x898001", nil},
+		{"3.898001", nil},
+		{"898001.5", nil},
+		{"v.898001", []string{"898001"}}, // '.' not after a digit
+		{"898001.", []string{"898001"}},  // '.' not followed by a digit
+		{"898001.x", []string{"898001"}}, // likewise
+		{"1.2.898001", nil},              // digit and '.' right before
+		{"898001-871310", []string{"898001", "871310"}},
+		{"871310 then 898001 then 871310", []string{"871310", "898001"}},
+		{"898002 unknown", nil},
+		{"(898001)", []string{"898001"}},
+		{"\t898001\r", []string{"898001"}},
+		{"88898001", nil},
+		{"8898001 898001", []string{"898001"}},
+		{"\xff898001\xfe", []string{"898001"}},
+		{"", nil},
+		{"89800", nil},
+	}
+	for _, c := range cases {
+		for e, m := range engines(t, codes) {
+			var got []string
+			for _, x := range m.Find([]byte(c.line), 0, len(c.line), nil) {
+				if c.line[x.Start:x.End] != codes[x.Key] {
+					t.Errorf("%s: %q: match %v does not cover its key", e, c.line, x)
+				}
+				got = append(got, codes[x.Key])
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("%s: Find(%q) = %v, want %v", e, c.line, got, c.want)
+			}
+			first := m.First([]byte(c.line))
+			if (first >= 0) != (len(c.want) > 0) {
+				t.Errorf("%s: First(%q) = %d, want a match: %v", e, c.line, first, len(c.want) > 0)
+			}
+		}
+	}
+}
+
+func TestContextOutsideWindow(t *testing.T) {
+	text := []byte("a1898001 b898001c 898001")
+	for e, m := range engines(t, codes) {
+		// The window starts at the '8' of 1898001: the '1' before it still blocks.
+		got := m.Find(text, 2, 8, nil)
+		if len(got) != 0 {
+			t.Errorf("%s: window ignored left context: %v", e, got)
+		}
+		// A window ending right after 898001 in b898001c: the 'c' blocks.
+		got = m.Find(text, 10, 16, nil)
+		if len(got) != 0 {
+			t.Errorf("%s: window ignored right context: %v", e, got)
+		}
+		got = m.Find(text, 17, len(text), nil)
+		if len(got) != 1 || got[0].Start != 18 {
+			t.Errorf("%s: want the last code at 18, got %v", e, got)
+		}
+	}
+}
+
+func TestGeneralKeys(t *testing.T) {
+	keys := []string{"ECONNRESET", "ERR_4031", "E11000", "[E42]", "898001", "timeout!"}
+	cases := []struct {
+		line string
+		want []string
+	}{
+		{"read: ECONNRESET by peer", []string{"ECONNRESET"}},
+		{"XECONNRESET", nil},
+		{"ECONNRESETS", nil},
+		{"ERR_4031: denied", []string{"ERR_4031"}},
+		{"ERR_40312", nil},
+		{"E11000 duplicate key", []string{"E11000"}},
+		{"E11000.5", nil},
+		{"xx[E42]yy", []string{"[E42]"}},
+		{"timeout!!", []string{"timeout!"}},
+		{"mytimeout!", nil},
+		{"898001 E11000 ECONNRESET 898001", []string{"898001", "E11000", "ECONNRESET"}},
+	}
+	for _, c := range cases {
+		for e, m := range engines(t, keys) {
+			var got []string
+			for _, x := range m.Find([]byte(c.line), 0, len(c.line), nil) {
+				got = append(got, keys[x.Key])
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("%s: Find(%q) = %v, want %v", e, c.line, got, c.want)
+			}
+		}
+	}
+	if _, err := New(keys, Numeric); err == nil {
+		t.Error("numeric engine accepted a non-numeric key")
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	for _, keys := range [][]string{{""}, {"a\nb"}, {"x", "x"}} {
+		if _, err := New(keys, Auto); err == nil {
+			t.Errorf("New(%q) accepted bad keys", keys)
+		}
+	}
+	if _, err := New(codes, "regex"); err == nil || !strings.Contains(err.Error(), "regex") {
+		t.Errorf("unknown engine: err = %v", err)
+	}
+}
+
+func TestNoAllocation(t *testing.T) {
+	line := []byte("2026-11-23 12:00:01 ERROR send failed code=898001 uid=1898001 871310 again 898001")
+	for e, m := range engines(t, codes) {
+		if e == AhoCorasick {
+			continue // the library allocates its hit list when a key's bytes occur
+		}
+		dst := make([]Match, 0, 16)
+		allocs := testing.AllocsPerRun(100, func() {
+			dst = m.Find(line, 0, len(line), dst[:0])
+			_ = m.First(line)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per line", e, allocs)
+		}
+	}
+	m, _ := New(codes, AhoCorasick)
+	plain := []byte("2026-11-23 12:00:01 INFO nothing to see here 8980")
+	if a := testing.AllocsPerRun(100, func() { _ = m.Find(plain, 0, len(plain), nil) }); a != 0 {
+		t.Errorf("ahocorasick: %v allocations on a line without a key's bytes", a)
+	}
+}
+
+// randomText builds text from pieces that sit near the rule's edges.
+func randomText(r *rand.Rand, keys []string) []byte {
+	pieces := []string{"8", "9", "0", ".", "_", "x", " ", "\n", "1.", ".5", "错", "\xff", "89800", "0x"}
+	var b []byte
+	n := r.Intn(20)
+	for i := 0; i < n; i++ {
+		if r.Intn(3) == 0 {
+			b = append(b, keys[r.Intn(len(keys))]...)
+		} else {
+			b = append(b, pieces[r.Intn(len(pieces))]...)
+		}
+	}
+	return b
+}
+
+func checkAgree(t *testing.T, keys []string, ms map[Engine]Matcher, text []byte, from, to int) {
+	want := reference(keys, text, from, to)
+	for e, m := range ms {
+		got := m.Find(text, from, to, nil)
+		if len(got) == 0 && len(want) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s disagrees with the reference on %q [%d:%d]:\n got %v\nwant %v", e, text, from, to, got, want)
+		}
+	}
+	if from == 0 && to == len(text) {
+		wantFirst := -1
+		if len(want) > 0 {
+			wantFirst = want[0].Start
+		}
+		for e, m := range ms {
+			if got := m.First(text); got != wantFirst {
+				t.Fatalf("%s: First(%q) = %d, want %d", e, text, got, wantFirst)
+			}
+		}
+	}
+}
+
+func TestRandomAgreement(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for _, keys := range [][]string{codes, {"898001", "E11000", "ECONNRESET", "[E42]", "E1", "E1-x"}} {
+		ms := engines(t, keys)
+		for i := 0; i < 20000; i++ {
+			text := randomText(r, keys)
+			from, to := 0, len(text)
+			if len(text) > 0 && i%2 == 1 {
+				from = r.Intn(len(text))
+				to = from + r.Intn(len(text)-from+1)
+			}
+			checkAgree(t, keys, ms, text, from, to)
+		}
+	}
+}
+
+// FuzzEnginesAgree is the differential fuzz target: the numeric engine,
+// Aho-Corasick and the combined engine must find exactly what the plain
+// reference finds.
+func FuzzEnginesAgree(f *testing.F) {
+	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001"} {
+		f.Add([]byte(s), uint16(0), uint16(0xffff))
+	}
+	numKeys := codes
+	mixed := []string{"898001", "871310", "E11000", "ECONNRESET", "[E42]"}
+	numMs := engines(f, numKeys)
+	mixMs := engines(f, mixed)
+	f.Fuzz(func(t *testing.T, text []byte, a, b uint16) {
+		if len(text) > 4096 {
+			text = text[:4096] // the reference is quadratic
+		}
+		from, to := int(a), int(b)
+		if to > len(text) {
+			to = len(text)
+		}
+		if from > to {
+			from = to
+		}
+		checkAgree(t, numKeys, numMs, text, from, to)
+		checkAgree(t, mixed, mixMs, text, from, to)
+	})
+}
+
+func ExampleMatcher() {
+	m, _ := New([]string{"898001", "871310"}, Auto)
+	line := []byte("错误码898001，retry 1898001 then 871310")
+	for _, x := range m.Find(line, 0, len(line), nil) {
+		fmt.Println(string(line[x.Start:x.End]), x.Start)
+	}
+	// Output:
+	// 898001 9
+	// 871310 37
+}

@@ -1,0 +1,103 @@
+package matcher
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// numeric serves six-digit codes beginning with 8. It jumps from one '8'
+// to the next with bytes.IndexByte (vectorised), reads the five digits
+// after it and looks the value up in a flat table: no hashing, no
+// allocation, and a cost that is mostly the memchr.
+type numeric struct {
+	// table[v-800000] is the key index plus one for code v, 0 when the
+	// code is not a key.
+	table []int32
+}
+
+const numericBase = 800000
+
+func newNumeric(keys []string) (*numeric, error) {
+	n := &numeric{table: make([]int32, 100000)}
+	for i, k := range keys {
+		if !IsNumericCode(k) {
+			return nil, fmt.Errorf("numeric engine: key %q is not a six-digit code beginning with 8", k)
+		}
+		v := 0
+		for j := 0; j < 6; j++ {
+			v = v*10 + int(k[j]-'0')
+		}
+		n.table[v-numericBase] = int32(i + 1)
+	}
+	return n, nil
+}
+
+// next returns the first code occurrence starting in text[from:to] (and
+// ending by to) that passes the boundary rule: its start and its key index,
+// or key -1 for a well-formed code the table does not hold. start is -1
+// when there is none.
+func (n *numeric) next(text []byte, from, to int) (start, key int) {
+	i := from
+	for i+6 <= to {
+		j := bytes.IndexByte(text[i:to-5], '8')
+		if j < 0 {
+			return -1, 0
+		}
+		p := i + j
+		v := 0
+		k := 1
+		for ; k < 6; k++ {
+			d := text[p+k] - '0'
+			if d > 9 {
+				break
+			}
+			v = v*10 + int(d)
+		}
+		if k < 6 {
+			// text[p+k] is not a digit, so no code starts before it.
+			i = p + k + 1
+			continue
+		}
+		if !Valid(text, p, p+6) {
+			i = p + 1
+			continue
+		}
+		return p, int(n.table[v]) - 1
+	}
+	return -1, 0
+}
+
+func (n *numeric) Find(text []byte, from, to int, dst []Match) []Match {
+	base := len(dst)
+	for {
+		p, key := n.next(text, from, to)
+		if p < 0 {
+			return dst
+		}
+		from = p + 6
+		if key < 0 || seen(dst[base:], key) {
+			continue
+		}
+		dst = append(dst, Match{Start: p, End: p + 6, Key: key})
+	}
+}
+
+func (n *numeric) First(text []byte) int {
+	from := 0
+	for {
+		p, key := n.next(text, from, len(text))
+		if p < 0 || key >= 0 {
+			return p
+		}
+		from = p + 6
+	}
+}
+
+func seen(ms []Match, key int) bool {
+	for _, m := range ms {
+		if m.Key == key {
+			return true
+		}
+	}
+	return false
+}
