@@ -1,0 +1,257 @@
+// Package annotate turns input lines into output lines: it runs the matcher
+// over them and appends, for every distinct key found, the note the catalog
+// gives for it, in text or JSON form.
+//
+// It works on blocks of whole lines so that the common case, a run of lines
+// with no code, costs one matcher scan and one copy. Lines longer than a
+// block arrive in pieces and are annotated with a LongLine state, so memory
+// stays bounded whatever the line length.
+package annotate
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/annotator-dev/annotator/matcher"
+)
+
+// Format is the output form.
+type Format string
+
+const (
+	// Text writes each line as it came, followed by one " [CODE message |
+	// meaning]" per distinct code, before the line's terminator.
+	Text Format = "text"
+	// JSON writes one JSON object per line.
+	JSON Format = "json"
+)
+
+// ParseFormat checks a user-given format name.
+func ParseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case Text, JSON:
+		return Format(s), nil
+	}
+	return "", fmt.Errorf("unknown format %q (want text or json)", s)
+}
+
+// Note is what the output says about one key.
+type Note struct {
+	Code, Message, Meaning, Source string
+}
+
+// Options shape the output.
+type Options struct {
+	Format Format
+	// OnlyMatching drops lines that hold no code.
+	OnlyMatching bool
+}
+
+// Annotator is immutable and safe for concurrent use; per-goroutine
+// buffers live in a Scratch.
+type Annotator struct {
+	m       matcher.Matcher
+	notes   []Note
+	text    [][]byte // per key: " [CODE message | meaning]"
+	json    [][]byte // per key: {"code":...}
+	opts    Options
+	maxKey  int
+	keyName []string
+}
+
+// New builds an annotator; notes[i] describes the matcher's key i.
+func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
+	if opts.Format == "" {
+		opts.Format = Text
+	}
+	if _, err := ParseFormat(string(opts.Format)); err != nil {
+		return nil, err
+	}
+	a := &Annotator{m: m, notes: notes, opts: opts}
+	for _, n := range notes {
+		a.text = append(a.text, []byte(" ["+n.Code+" "+oneLine(n.Message)+" | "+oneLine(n.Meaning)+"]"))
+		j := []byte(`{"code":`)
+		j = AppendJSONString(j, []byte(n.Code))
+		j = append(j, `,"message":`...)
+		j = AppendJSONString(j, []byte(n.Message))
+		j = append(j, `,"meaning":`...)
+		j = AppendJSONString(j, []byte(n.Meaning))
+		j = append(j, `,"source":`...)
+		j = AppendJSONString(j, []byte(n.Source))
+		j = append(j, '}')
+		a.json = append(a.json, j)
+		if len(n.Code) > a.maxKey {
+			a.maxKey = len(n.Code)
+		}
+		a.keyName = append(a.keyName, n.Code)
+	}
+	return a, nil
+}
+
+// oneLine keeps a note from breaking the line it is appended to.
+func oneLine(s string) string {
+	if !bytes.ContainsAny([]byte(s), "\r\n") {
+		return s
+	}
+	return string(bytes.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, []byte(s)))
+}
+
+// Options returns the options the annotator was built with.
+func (a *Annotator) Options() Options { return a.opts }
+
+// Note returns the note for key index k.
+func (a *Annotator) Note(k int) Note { return a.notes[k] }
+
+// Scratch holds one goroutine's reusable buffers.
+type Scratch struct {
+	matches []matcher.Match
+}
+
+// Matches returns the matches of the last line annotated with s (valid
+// until the next call).
+func (s *Scratch) Matches() []matcher.Match { return s.matches }
+
+// Stats counts what an annotation pass saw.
+type Stats struct {
+	Lines     int64 // lines (or records) read
+	Annotated int64 // of which held at least one code
+	Codes     int64 // codes annotated (distinct per line)
+}
+
+// Add accumulates o into s.
+func (s *Stats) Add(o Stats) {
+	s.Lines += o.Lines
+	s.Annotated += o.Annotated
+	s.Codes += o.Codes
+}
+
+// AppendLines appends to dst the output for data, which holds whole lines,
+// each ending in '\n' except that the last may lack it (at the end of
+// input: then no '\n' is added in text form). meta is a JSON fragment
+// (`"path":"x",` or empty) put at the front of each JSON object.
+func (a *Annotator) AppendLines(dst, data, meta []byte, s *Scratch, st *Stats) []byte {
+	if a.opts.Format == JSON {
+		return a.appendJSONLines(dst, data, meta, s, st)
+	}
+	st.Lines += int64(countLines(data))
+	for len(data) > 0 {
+		p := a.m.First(data)
+		if p < 0 {
+			if !a.opts.OnlyMatching {
+				dst = append(dst, data...)
+			}
+			return dst
+		}
+		ls := bytes.LastIndexByte(data[:p], '\n') + 1
+		if !a.opts.OnlyMatching {
+			dst = append(dst, data[:ls]...)
+		}
+		le := len(data)
+		if i := bytes.IndexByte(data[p:], '\n'); i >= 0 {
+			le = p + i + 1
+		}
+		dst = a.appendTextLine(dst, data[ls:le], s, st)
+		data = data[le:]
+	}
+	return dst
+}
+
+func countLines(data []byte) int {
+	n := bytes.Count(data, nl)
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+var nl = []byte{'\n'}
+
+// splitTerm splits a line into its content and its terminator ("\n",
+// "\r\n" or none).
+func splitTerm(line []byte) (body, term []byte) {
+	n := len(line)
+	if n > 0 && line[n-1] == '\n' {
+		n--
+		if n > 0 && line[n-1] == '\r' {
+			n--
+		}
+	}
+	return line[:n], line[n:]
+}
+
+// appendTextLine annotates one line (terminator included, if any).
+func (a *Annotator) appendTextLine(dst, line []byte, s *Scratch, st *Stats) []byte {
+	body, term := splitTerm(line)
+	s.matches = a.m.Find(body, 0, len(body), s.matches[:0])
+	if len(s.matches) == 0 {
+		if a.opts.OnlyMatching {
+			return dst
+		}
+		return append(dst, line...)
+	}
+	st.Annotated++
+	st.Codes += int64(len(s.matches))
+	dst = append(dst, body...)
+	for _, m := range s.matches {
+		dst = append(dst, a.text[m.Key]...)
+	}
+	return append(dst, term...)
+}
+
+func (a *Annotator) appendJSONLines(dst, data, meta []byte, s *Scratch, st *Stats) []byte {
+	for len(data) > 0 {
+		le := len(data)
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			le = i + 1
+		}
+		body, _ := splitTerm(data[:le])
+		dst = a.AppendRecord(dst, body, meta, s, st)
+		dst = append(dst, '\n')
+		data = data[le:]
+	}
+	return dst
+}
+
+// AppendRecord appends the output for one record, a unit annotated as a
+// whole (a Kafka message's value, or a line without its terminator), with
+// no terminator of its own. With OnlyMatching and no code it appends
+// nothing; callers check Scratch.Matches.
+func (a *Annotator) AppendRecord(dst, value, meta []byte, s *Scratch, st *Stats) []byte {
+	st.Lines++
+	s.matches = a.m.Find(value, 0, len(value), s.matches[:0])
+	if len(s.matches) == 0 && a.opts.OnlyMatching {
+		return dst
+	}
+	if len(s.matches) > 0 {
+		st.Annotated++
+		st.Codes += int64(len(s.matches))
+	}
+	if a.opts.Format == Text {
+		dst = append(dst, value...)
+		for _, m := range s.matches {
+			dst = append(dst, a.text[m.Key]...)
+		}
+		return dst
+	}
+	dst = append(dst, '{')
+	dst = append(dst, meta...)
+	dst = append(dst, `"line":`...)
+	dst = AppendJSONString(dst, value)
+	return a.appendJSONCodes(dst, s.matches)
+}
+
+func (a *Annotator) appendJSONCodes(dst []byte, ms []matcher.Match) []byte {
+	dst = append(dst, `,"codes":[`...)
+	for i, m := range ms {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, a.json[m.Key]...)
+	}
+	return append(dst, "]}"...)
+}

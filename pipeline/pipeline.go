@@ -1,0 +1,332 @@
+// Package pipeline moves data one way, source → annotator → sink, and
+// acknowledgements the other way: a batch's Done callback runs only after
+// the sink has durably taken the batch's output, so a source that commits
+// a Kafka offset or a file checkpoint in Done never commits ahead of what
+// was delivered.
+//
+// Batches of whole lines are annotated by a pool of workers in parallel and
+// written strictly in the order they were read. The pieces of a line
+// longer than a buffer are annotated in order by the writer, which owns
+// the per-stream long-line state.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/annotator-dev/annotator/annotate"
+)
+
+// Kind says how a batch's input is framed.
+type Kind uint8
+
+const (
+	// Lines: Data holds whole lines, each ending in '\n', except that the
+	// last may lack it at the end of a stream.
+	Lines Kind = iota
+	// Piece: Data is a part of one line longer than a buffer; more follows.
+	Piece
+	// LastPiece: Data ends a long line (with its '\n', or at end of stream).
+	LastPiece
+	// Records: Records hold values each annotated as a unit (Kafka).
+	Records
+)
+
+// Header is a record header (Kafka).
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one message-framed input value.
+type Record struct {
+	Key     []byte
+	Value   []byte
+	Headers []Header
+	// Meta is a JSON fragment (`"topic":"t","partition":0,"offset":5,`)
+	// put into this record's JSON output.
+	Meta []byte
+}
+
+// Output is one annotated record, for sinks that take records (Kafka):
+// Value is a sub-slice of the batch's Out.
+type Output struct {
+	Value   []byte
+	Key     []byte
+	Headers []Header
+	// Codes are the keys found, in order of first appearance.
+	Codes []string
+}
+
+// Batch is the unit that flows through the pipeline.
+type Batch struct {
+	Kind    Kind
+	Data    []byte
+	Records []Record
+	// Stream names the sequence a batch belongs to (a file path); the
+	// pieces of one long line share it.
+	Stream string
+	// Meta is a JSON fragment put into every JSON object of the batch.
+	Meta []byte
+	// Done, when set, runs once the sink has durably taken the batch.
+	Done func()
+
+	// Filled by the pipeline.
+	Out   []byte
+	Outs  []Output
+	Stats annotate.Stats
+}
+
+// Source produces batches. Next returns io.EOF at the end of its input; it
+// must return promptly with ctx's error once ctx is done.
+type Source interface {
+	Next(ctx context.Context) (*Batch, error)
+}
+
+// Sink takes annotated batches.
+type Sink interface {
+	// Write returns once the batch's output is durably taken: written to
+	// the file descriptor, or acknowledged by the broker.
+	Write(ctx context.Context, b *Batch) error
+	// Close flushes and releases the sink.
+	Close() error
+}
+
+// RecordSink is a sink that takes one output per line or record (b.Outs)
+// rather than a byte stream (b.Out).
+type RecordSink interface {
+	Sink
+	TakesRecords()
+}
+
+// Options tune a run.
+type Options struct {
+	// Workers annotating in parallel; 0 means GOMAXPROCS.
+	Workers int
+	// DrainTimeout bounds how long, after ctx is cancelled, the batches
+	// already read may take to reach the sink. 0 means 10 s.
+	DrainTimeout time.Duration
+	// Current, when set, is read at the start of every batch instead of
+	// the annotator passed to Run: storing a new annotator there swaps the
+	// catalog between batches (hot reload) without stopping the run. The
+	// pieces of one long line keep the annotator they started with.
+	Current *atomic.Pointer[annotate.Annotator]
+}
+
+type job struct {
+	b    *Batch
+	done chan struct{}
+}
+
+// Run moves batches from src through a to sink until src reports io.EOF,
+// an error occurs, or ctx is cancelled. On cancellation it stops reading,
+// delivers what was already read (within DrainTimeout), and returns nil:
+// a stop is not a failure. It returns the totals of what was annotated.
+func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt Options) (annotate.Stats, error) {
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	drain := opt.DrainTimeout
+	if drain <= 0 {
+		drain = 10 * time.Second
+	}
+	_, records := sink.(RecordSink)
+	current := func() *annotate.Annotator { return a }
+	if opt.Current != nil {
+		current = opt.Current.Load
+	}
+
+	// abort stops everything at once: on a sink failure, or when draining
+	// takes too long.
+	abortCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+
+	order := make(chan job, 2*workers)
+	work := make(chan job, 2*workers)
+	readErr := make(chan error, 1)
+
+	go func() { // reader: owns src
+		defer close(order)
+		defer close(work)
+		for {
+			b, err := src.Next(ctx)
+			if err != nil {
+				if errors.Is(err, io.EOF) || ctx.Err() != nil {
+					err = nil
+				}
+				readErr <- err
+				return
+			}
+			j := job{b: b, done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-abortCtx.Done():
+				readErr <- nil
+				return
+			}
+			if b.Kind == Piece || b.Kind == LastPiece {
+				close(j.done) // annotated in order by the writer
+				continue
+			}
+			select {
+			case work <- j:
+			case <-abortCtx.Done():
+				readErr <- nil
+				return
+			}
+		}
+	}()
+
+	workersDone := make(chan struct{})
+	go func() { // workers: owned through work's closing
+		defer close(workersDone)
+		finished := make(chan struct{}, workers)
+		for i := 0; i < workers; i++ {
+			go func() {
+				defer func() { finished <- struct{}{} }()
+				var s annotate.Scratch
+				for j := range work {
+					annotateBatch(current(), j.b, records, &s)
+					close(j.done)
+				}
+			}()
+		}
+		for i := 0; i < workers; i++ {
+			<-finished
+		}
+	}()
+
+	// The writer runs here: in order, long-line pieces, sink, acks.
+	var total annotate.Stats
+	var s annotate.Scratch
+	type longLine struct {
+		state annotate.LongLine
+		a     *annotate.Annotator
+	}
+	long := map[string]*longLine{}
+	writeCtx := abortCtx
+	stopDrainTimer := func() bool { return false }
+	var werr error
+	for j := range order {
+		if ctx.Err() != nil && writeCtx == abortCtx {
+			// Stopping: what was read gets DrainTimeout to reach the sink.
+			var cancel context.CancelFunc
+			writeCtx, cancel = context.WithTimeout(abortCtx, drain)
+			defer cancel()
+			t := time.AfterFunc(drain, abort)
+			stopDrainTimer = t.Stop
+		}
+		select {
+		case <-j.done:
+		case <-abortCtx.Done():
+		}
+		if abortCtx.Err() != nil {
+			werr = fmt.Errorf("stopping: batches not delivered within %s", drain)
+			break
+		}
+		b := j.b
+		if b.Kind == Piece || b.Kind == LastPiece {
+			l := long[b.Stream]
+			if l == nil {
+				l = &longLine{a: current()}
+				long[b.Stream] = l
+			}
+			b.Stats = annotate.Stats{}
+			b.Out = l.a.AppendPiece(b.Out[:0], b.Data, b.Meta, b.Kind == LastPiece, &l.state, &s, &b.Stats)
+			b.Outs = b.Outs[:0]
+			if records && b.Kind == LastPiece {
+				// A record sink gets long lines whole only if it can hold
+				// them; it sees the pieces' output as one record.
+				b.Outs = append(b.Outs, Output{Value: b.Out})
+			}
+			if b.Kind == LastPiece {
+				delete(long, b.Stream)
+			}
+		}
+		if err := sink.Write(writeCtx, b); err != nil {
+			werr = fmt.Errorf("write: %w", err)
+			break
+		}
+		total.Add(b.Stats)
+		if b.Done != nil {
+			b.Done()
+		}
+	}
+	stopDrainTimer()
+	abort()
+	// Unblock and wait for the reader and workers before returning.
+	for range order {
+	}
+	<-workersDone
+	if err := <-readErr; err != nil && werr == nil {
+		werr = err
+	}
+	return total, werr
+}
+
+func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Scratch) {
+	b.Stats = annotate.Stats{}
+	b.Out = b.Out[:0]
+	b.Outs = b.Outs[:0]
+	switch {
+	case b.Kind == Records:
+		for i := range b.Records {
+			r := &b.Records[i]
+			start := len(b.Out)
+			b.Out = a.AppendRecord(b.Out, r.Value, r.Meta, s, &b.Stats)
+			if records {
+				b.Outs = appendOutput(b.Outs, a, b.Out[start:], r.Key, r.Headers, s)
+			} else if len(b.Out) > start {
+				b.Out = append(b.Out, '\n')
+			}
+		}
+	case records:
+		data := b.Data
+		for len(data) > 0 {
+			end := len(data)
+			for i, c := range data {
+				if c == '\n' {
+					end = i + 1
+					break
+				}
+			}
+			line := data[:end]
+			data = data[end:]
+			line = trimTerm(line)
+			start := len(b.Out)
+			b.Out = a.AppendRecord(b.Out, line, b.Meta, s, &b.Stats)
+			b.Outs = appendOutput(b.Outs, a, b.Out[start:], nil, nil, s)
+		}
+	default:
+		b.Out = a.AppendLines(b.Out, b.Data, b.Meta, s, &b.Stats)
+	}
+}
+
+func trimTerm(line []byte) []byte {
+	n := len(line)
+	if n > 0 && line[n-1] == '\n' {
+		n--
+		if n > 0 && line[n-1] == '\r' {
+			n--
+		}
+	}
+	return line[:n]
+}
+
+func appendOutput(outs []Output, a *annotate.Annotator, value, key []byte, headers []Header, s *annotate.Scratch) []Output {
+	ms := s.Matches()
+	if len(value) == 0 && len(ms) == 0 && a.Options().OnlyMatching {
+		return outs
+	}
+	o := Output{Value: value, Key: key, Headers: headers}
+	for _, m := range ms {
+		o.Codes = append(o.Codes, a.Note(m.Key).Code)
+	}
+	return append(outs, o)
+}

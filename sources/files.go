@@ -1,0 +1,91 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/annotator-dev/annotator/annotate"
+	"github.com/annotator-dev/annotator/pipeline"
+)
+
+// Files reads named files one after another (standard input for "-"), as
+// grep does: each file is its own stream, so a last line without '\n' is
+// not joined to the next file's first line. A file that cannot be read is
+// reported and skipped; Failed counts them.
+type Files struct {
+	paths  []string
+	stdin  io.Reader
+	pool   *Pool
+	log    *slog.Logger
+	jsonOn bool
+
+	cur    *Framer
+	closer io.Closer
+	Failed int
+}
+
+// NewFiles reads paths in order; stdin serves "-". withPath puts the file's
+// path into JSON output.
+func NewFiles(paths []string, stdin io.Reader, pool *Pool, withPath bool, log *slog.Logger) *Files {
+	return &Files{paths: paths, stdin: stdin, pool: pool, log: log, jsonOn: withPath}
+}
+
+// Next implements pipeline.Source.
+func (s *Files) Next(ctx context.Context) (*pipeline.Batch, error) {
+	for {
+		if s.cur == nil {
+			if len(s.paths) == 0 {
+				return nil, io.EOF
+			}
+			if err := s.open(s.paths[0]); err != nil {
+				s.Failed++
+				s.log.Error("cannot read file, skipping it", "file", s.paths[0], "err", err)
+				s.paths = s.paths[1:]
+				continue
+			}
+			s.paths = s.paths[1:]
+		}
+		b, err := s.cur.Next(ctx)
+		if err == nil {
+			return b, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !errors.Is(err, io.EOF) {
+			s.Failed++
+			s.log.Error("read failed, going on with the next file", "file", s.cur.streamName(), "err", err)
+		}
+		if s.closer != nil {
+			s.closer.Close()
+		}
+		s.cur, s.closer = nil, nil
+	}
+}
+
+func (s *Files) open(path string) error {
+	if path == "-" {
+		s.cur = NewFramer(s.stdin, "", nil, s.pool)
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return fmt.Errorf("open %s: is a directory", path)
+	}
+	var meta []byte
+	if s.jsonOn {
+		meta = append([]byte(`"path":`), annotate.AppendJSONString(nil, []byte(path))...)
+		meta = append(meta, ',')
+	}
+	s.cur = NewFramer(f, path, meta, s.pool)
+	s.closer = f
+	return nil
+}

@@ -1,0 +1,174 @@
+// Package sources holds the pipeline's inputs: byte streams (stdin and
+// files) cut into batches of whole lines, and the followers and consumers
+// built on the same framing.
+package sources
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/annotator-dev/annotator/pipeline"
+)
+
+// DefaultBufferSize is the size of one batch's input buffer. Large enough
+// that per-batch costs vanish, small enough that a few in flight stay well
+// inside the memory budget.
+const DefaultBufferSize = 1 << 20
+
+// Framer cuts a byte stream into batches of whole lines. A line longer than
+// the buffer is handed on in pieces (pipeline.Piece, then
+// pipeline.LastPiece), so no line is ever dropped or split into two lines,
+// and memory stays bounded whatever the line length.
+//
+// Batches come from a fixed Pool, so only so many are in flight: Next
+// blocks until the sink has taken an earlier one (backpressure).
+type Framer struct {
+	r      io.Reader
+	stream string
+	meta   []byte
+	free   *Pool
+	carry  []byte // the start of a line cut at the end of the last read
+	inLong bool   // the carry-over belongs to a line being sent in pieces
+	eof    bool
+	err    error
+	offset int64 // stream offset just past the last byte handed on
+	// OnDone, if set, is called with the stream offset just past a batch's
+	// last whole line once the sink has durably taken the batch (pieces of
+	// a long line report the offset only when the line ends).
+	OnDone func(offset int64)
+}
+
+// Pool holds the batches (and their buffers) that framers fill, shared by
+// every framer of a run so that opening many files allocates nothing new.
+type Pool struct {
+	free chan *pipeline.Batch
+}
+
+// NewPool makes n batches of bufSize bytes each. bufSize <= 0 means
+// DefaultBufferSize; n <= 0 means 4.
+func NewPool(bufSize, n int) *Pool {
+	if bufSize <= 0 {
+		bufSize = DefaultBufferSize
+	}
+	if n <= 0 {
+		n = 4
+	}
+	p := &Pool{free: make(chan *pipeline.Batch, n)}
+	for i := 0; i < n; i++ {
+		p.free <- &pipeline.Batch{Data: make([]byte, 0, bufSize)}
+	}
+	return p
+}
+
+// NewFramer reads r, naming batches with stream and putting meta into their
+// JSON output.
+func NewFramer(r io.Reader, stream string, meta []byte, pool *Pool) *Framer {
+	return &Framer{r: r, stream: stream, meta: meta, free: pool}
+}
+
+// Offset is the stream offset just past the data handed on so far.
+func (f *Framer) Offset() int64 { return f.offset }
+
+// SetOffset tells the framer the stream's current offset (after a seek).
+func (f *Framer) SetOffset(off int64) { f.offset = off }
+
+// Next returns the next batch, or io.EOF once the stream has ended and all
+// of it was handed on.
+func (f *Framer) Next(ctx context.Context) (*pipeline.Batch, error) {
+	if f.eof && len(f.carry) == 0 && !f.inLong {
+		if f.err != nil {
+			return nil, f.err
+		}
+		return nil, io.EOF
+	}
+	var b *pipeline.Batch
+	select {
+	case b = <-f.free.free:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	b.Kind, b.Stream, b.Meta, b.Records = pipeline.Lines, f.stream, f.meta, nil
+	data := append(b.Data[:0], f.carry...)
+	f.carry = f.carry[:0]
+	size := cap(data)
+	for !f.eof {
+		if ctx.Err() != nil {
+			f.free.free <- b
+			return nil, ctx.Err()
+		}
+		if len(data) == size {
+			break
+		}
+		n, err := f.r.Read(data[len(data):size])
+		data = data[:len(data)+n]
+		if err != nil {
+			f.eof = true
+			if !errors.Is(err, io.EOF) {
+				f.err = fmt.Errorf("read %s: %w", f.streamName(), err)
+			}
+			break
+		}
+		// Hand on what there is as soon as a read did not fill a pipe's
+		// worth: waiting for a full buffer would hold lines back from a
+		// slow writer (tail -f | annotator).
+		if n < 32<<10 && bytes.IndexByte(data[len(data)-n:], '\n') >= 0 {
+			break
+		}
+		if n == 0 && len(data) > 0 && bytes.IndexByte(data, '\n') >= 0 {
+			break
+		}
+	}
+	return f.cut(b, data), nil
+}
+
+func (f *Framer) streamName() string {
+	if f.stream == "" {
+		return "standard input"
+	}
+	return f.stream
+}
+
+// cut decides how much of data the batch carries and keeps the rest.
+func (f *Framer) cut(b *pipeline.Batch, data []byte) *pipeline.Batch {
+	end := len(data)
+	switch {
+	case f.inLong:
+		i := bytes.IndexByte(data, '\n')
+		switch {
+		case i >= 0:
+			end = i + 1
+			b.Kind = pipeline.LastPiece
+			f.inLong = false
+		case f.eof:
+			b.Kind = pipeline.LastPiece
+			f.inLong = false
+		default:
+			b.Kind = pipeline.Piece
+		}
+	case !f.eof:
+		i := bytes.LastIndexByte(data, '\n')
+		if i >= 0 {
+			end = i + 1
+		} else if len(data) == cap(data) {
+			b.Kind = pipeline.Piece
+			f.inLong = true
+		} else {
+			end = 0 // nothing whole yet (only when a read returned 0 bytes)
+		}
+	}
+	f.carry = append(f.carry, data[end:]...)
+	b.Data = data[:end]
+	f.offset += int64(end)
+	off := f.offset
+	long := b.Kind == pipeline.Piece
+	b.Done = func() {
+		if f.OnDone != nil && !long {
+			f.OnDone(off)
+		}
+		f.free.free <- b
+	}
+	return b
+}
