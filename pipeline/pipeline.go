@@ -116,6 +116,9 @@ type Options struct {
 	// catalog between batches (hot reload) without stopping the run. The
 	// pieces of one long line keep the annotator they started with.
 	Current *atomic.Pointer[annotate.Annotator]
+	// Delivered, when set, is called from the writer goroutine with each
+	// batch the sink has taken, before its Done: metrics hang here.
+	Delivered func(b *Batch)
 }
 
 type job struct {
@@ -254,6 +257,9 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 			break
 		}
 		total.Add(b.Stats)
+		if opt.Delivered != nil {
+			opt.Delivered(b)
+		}
 		if b.Done != nil {
 			b.Done()
 		}
