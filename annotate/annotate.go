@@ -210,8 +210,11 @@ func (a *Annotator) appendJSONLines(dst, data, meta []byte, s *Scratch, st *Stat
 			le = i + 1
 		}
 		body, _ := splitTerm(data[:le])
+		n := len(dst)
 		dst = a.AppendRecord(dst, body, meta, s, st)
-		dst = append(dst, '\n')
+		if len(dst) > n {
+			dst = append(dst, '\n')
+		}
 		data = data[le:]
 	}
 	return dst

@@ -14,13 +14,17 @@ type LongLine struct {
 	started bool
 	window  []byte // carry + current piece, for the matcher
 	carry   []byte // the last bytes of the line so far
+	length  int    // bytes of the line scanned so far
 	keys    []matcher.Match
-	pending []byte // text: a trailing '\r' held back; json: an incomplete UTF-8 sequence
+	heldCR  bool   // a trailing '\r' held back: it may be half of a CRLF
+	pending []byte // json: an incomplete UTF-8 sequence
 }
 
 // Reset prepares the state for a new line, keeping its buffers.
 func (l *LongLine) Reset() {
 	l.started = false
+	l.heldCR = false
+	l.length = 0
 	l.carry = l.carry[:0]
 	l.keys = l.keys[:0]
 	l.pending = l.pending[:0]
@@ -35,11 +39,87 @@ func (a *Annotator) AppendPiece(dst, piece, meta []byte, last bool, l *LongLine,
 	if last {
 		body, term = splitTerm(piece)
 	}
+	// The boundary rule treats a CR like any other non-word byte and like
+	// the end of the line, so scanning the raw piece gives what scanning
+	// the whole line would.
 	a.scanPiece(l, body, last, s)
-	if a.opts.Format == JSON {
-		return a.appendJSONPiece(dst, body, meta, last, l, st)
+
+	heldCR := l.heldCR
+	l.heldCR = false
+	if heldCR && last && len(body) == 0 && len(term) == 1 {
+		// The CR held back at the end of the previous piece and this LF
+		// are one CRLF: the terminator, after the notes.
+		term, heldCR = crlf, false
 	}
-	return a.appendTextPiece(dst, body, term, last, l, st)
+	if !last && len(body) > 0 && body[len(body)-1] == '\r' {
+		// Might be the CR of a CRLF cut between pieces: hold it back.
+		l.heldCR = true
+		body = body[:len(body)-1]
+	}
+	if a.opts.Format == JSON {
+		if !l.started {
+			dst = append(dst, '{')
+			dst = append(dst, meta...)
+			dst = append(dst, `"line":"`...)
+		}
+		if heldCR {
+			dst = l.appendJSON(dst, crlf[:1], false)
+		}
+		dst = l.appendJSON(dst, body, last)
+	} else {
+		if heldCR {
+			dst = append(dst, '\r')
+		}
+		dst = append(dst, body...)
+	}
+	l.started = true
+	if !last {
+		return dst
+	}
+	st.Lines++
+	if len(l.keys) > 0 {
+		st.Annotated++
+		st.Codes += int64(len(l.keys))
+	}
+	if a.opts.Format == JSON {
+		dst = append(dst, '"')
+		dst = a.appendJSONCodes(dst, l.keys)
+		dst = append(dst, '\n')
+	} else {
+		for _, m := range l.keys {
+			dst = append(dst, a.text[m.Key]...)
+		}
+		dst = append(dst, term...)
+	}
+	l.Reset()
+	return dst
+}
+
+var crlf = []byte("\r\n")
+
+// appendJSON escapes b into a JSON string body, carrying a UTF-8 sequence
+// cut at the end of b over to the next call unless final.
+func (l *LongLine) appendJSON(dst, b []byte, final bool) []byte {
+	var rest int
+	if len(l.pending) > 0 {
+		// Finish the sequence cut last time together with b's first bytes.
+		n := min(len(b), utf8.UTFMax)
+		chunk := append(l.pending, b[:n]...)
+		dst, rest = appendJSONBody(dst, chunk, final && n == len(b))
+		if rest > n {
+			// Still incomplete, and b is used up.
+			l.pending = append(l.pending[:0], chunk[len(chunk)-rest:]...)
+			return dst
+		}
+		// The bytes left unwritten are b's: go on from them.
+		l.pending = l.pending[:0]
+		b = b[n-rest:]
+	}
+	dst, rest = appendJSONBody(dst, b, final)
+	if rest > 0 {
+		l.pending = append(l.pending[:0], b[len(b)-rest:]...)
+	}
+	return dst
 }
 
 // scanPiece finds the keys in body with enough context from earlier pieces
@@ -50,11 +130,13 @@ func (a *Annotator) scanPiece(l *LongLine, body []byte, last bool, s *Scratch) {
 	keep := a.maxKey + 4
 	l.window = append(append(l.window[:0], l.carry...), body...)
 	from := 0
-	if len(l.carry) > 0 {
-		// Occurrences starting in the first two carried bytes were judged,
-		// with their left context, in the previous piece.
+	if l.length > len(l.carry) {
+		// The carry does not reach back to the line's start, so its first
+		// two bytes lack left context; occurrences starting there were
+		// judged, with it, in an earlier piece.
 		from = min(2, len(l.carry))
 	}
+	l.length += len(body)
 	to := len(l.window)
 	if !last {
 		// An occurrence ending here cannot be judged before the next piece.
@@ -78,82 +160,4 @@ func (a *Annotator) scanPiece(l *LongLine, body []byte, last bool, s *Scratch) {
 	} else {
 		l.carry = append(l.carry[:0], l.window...)
 	}
-}
-
-func (a *Annotator) appendTextPiece(dst, body, term []byte, last bool, l *LongLine, st *Stats) []byte {
-	if last && len(body) == 0 && len(term) == 1 && len(l.pending) == 1 {
-		// The CR held back at the end of the previous piece and this LF
-		// are one CRLF: the notes go before both.
-		term = crlf
-	} else {
-		dst = append(dst, l.pending...)
-	}
-	l.pending = l.pending[:0]
-	if !last && len(body) > 0 && body[len(body)-1] == '\r' {
-		// Might be the CR of a CRLF cut between pieces: hold it back.
-		l.pending = append(l.pending, '\r')
-		body = body[:len(body)-1]
-	}
-	dst = append(dst, body...)
-	if !last {
-		return dst
-	}
-	st.Lines++
-	if len(l.keys) > 0 {
-		st.Annotated++
-		st.Codes += int64(len(l.keys))
-	}
-	for _, m := range l.keys {
-		dst = append(dst, a.text[m.Key]...)
-	}
-	dst = append(dst, term...)
-	l.Reset()
-	return dst
-}
-
-var crlf = []byte("\r\n")
-
-func (a *Annotator) appendJSONPiece(dst, body, meta []byte, last bool, l *LongLine, st *Stats) []byte {
-	if !l.started {
-		dst = append(dst, '{')
-		dst = append(dst, meta...)
-		dst = append(dst, `"line":"`...)
-		l.started = true
-	}
-	var rest int
-	if len(l.pending) > 0 {
-		// Finish the UTF-8 sequence cut at the end of the previous piece:
-		// escape it together with the first bytes of this one.
-		n := min(len(body), utf8.UTFMax)
-		chunk := append(l.pending, body[:n]...)
-		dst, rest = appendJSONBody(dst, chunk, last && n == len(body))
-		if rest > n {
-			// Still incomplete, and this piece is used up.
-			l.pending = append(l.pending[:0], chunk[len(chunk)-rest:]...)
-			body = body[n:]
-		} else {
-			// The bytes left unwritten are this piece's: go on from them.
-			l.pending = l.pending[:0]
-			body = body[n-rest:]
-		}
-	}
-	if len(body) > 0 || last {
-		dst, rest = appendJSONBody(dst, body, last)
-		if rest > 0 {
-			l.pending = append(l.pending[:0], body[len(body)-rest:]...)
-		}
-	}
-	if !last {
-		return dst
-	}
-	dst = append(dst, '"')
-	st.Lines++
-	if len(l.keys) > 0 {
-		st.Annotated++
-		st.Codes += int64(len(l.keys))
-	}
-	dst = a.appendJSONCodes(dst, l.keys)
-	dst = append(dst, '\n')
-	l.Reset()
-	return dst
 }
