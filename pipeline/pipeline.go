@@ -154,13 +154,18 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 	work := make(chan job, 2*workers)
 	readErr := make(chan error, 1)
 
-	go func() { // reader: owns src
+	readCtx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
+	var inNext atomic.Bool // the reader is waiting in src.Next
+	go func() {            // reader: owns src
 		defer close(order)
 		defer close(work)
 		for {
-			b, err := src.Next(ctx)
+			inNext.Store(true)
+			b, err := src.Next(readCtx)
+			inNext.Store(false)
 			if err != nil {
-				if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				if errors.Is(err, io.EOF) || readCtx.Err() != nil {
 					err = nil
 				}
 				readErr <- err
@@ -187,16 +192,24 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 	}()
 
 	workersDone := make(chan struct{})
-	go func() { // workers: owned through work's closing
+	go func() { // workers: stop when work closes or on abort
 		defer close(workersDone)
 		finished := make(chan struct{}, workers)
 		for i := 0; i < workers; i++ {
 			go func() {
 				defer func() { finished <- struct{}{} }()
 				var s annotate.Scratch
-				for j := range work {
-					annotateBatch(current(), j.b, records, &s)
-					close(j.done)
+				for {
+					select {
+					case j, ok := <-work:
+						if !ok {
+							return
+						}
+						annotateBatch(current(), j.b, records, &s)
+						close(j.done)
+					case <-abortCtx.Done():
+						return
+					}
 				}
 			}()
 		}
@@ -216,7 +229,11 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 	writeCtx := abortCtx
 	stopDrainTimer := func() bool { return false }
 	var werr error
-	for j := range order {
+	for {
+		j, ok := nextJob(ctx, order, &inNext)
+		if !ok {
+			break
+		}
 		if ctx.Err() != nil && writeCtx == abortCtx {
 			// Stopping: what was read gets DrainTimeout to reach the sink.
 			var cancel context.CancelFunc
@@ -266,14 +283,48 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 	}
 	stopDrainTimer()
 	abort()
-	// Unblock and wait for the reader and workers before returning.
-	for range order {
-	}
+	cancelRead()
 	<-workersDone
-	if err := <-readErr; err != nil && werr == nil {
-		werr = err
+	// The reader has closed order, so it is done, unless the writer stopped
+	// early (a stop, a sink failure): then the reader ends as soon as
+	// src.Next returns, which readCtx's cancellation asks it to do. A
+	// source blocked in a read that cannot be interrupted is not waited
+	// for: Run's caller owns the source and closing it ends that read.
+	select {
+	case err := <-readErr:
+		if err != nil && werr == nil {
+			werr = err
+		}
+	default:
 	}
 	return total, werr
+}
+
+// nextJob returns the next batch to deliver. Once ctx is done it returns
+// only what the reader has already read: the batches queued, and one the
+// reader is handing over, but it does not wait on a source still blocked
+// in Next (a quiet pipe), which may never return.
+func nextJob(ctx context.Context, order <-chan job, inNext *atomic.Bool) (job, bool) {
+	select {
+	case j, ok := <-order:
+		return j, ok
+	case <-ctx.Done():
+	}
+	for {
+		select {
+		case j, ok := <-order:
+			return j, ok
+		default:
+		}
+		if inNext.Load() {
+			return job{}, false
+		}
+		select {
+		case j, ok := <-order:
+			return j, ok
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Scratch) {
