@@ -161,3 +161,6 @@ func (a *Annotator) scanPiece(l *LongLine, body []byte, last bool, s *Scratch) {
 		l.carry = append(l.carry[:0], l.window...)
 	}
 }
+
+// HasKeys reports whether the line so far holds a code.
+func (l *LongLine) HasKeys() bool { return len(l.keys) > 0 }

@@ -221,11 +221,8 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 	// The writer runs here: in order, long-line pieces, sink, acks.
 	var total annotate.Stats
 	var s annotate.Scratch
-	type longLine struct {
-		state annotate.LongLine
-		a     *annotate.Annotator
-	}
-	long := map[string]*longLine{}
+	long := newLongLines(current)
+	defer long.close()
 	writeCtx := abortCtx
 	stopDrainTimer := func() bool { return false }
 	var werr error
@@ -252,21 +249,9 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 		}
 		b := j.b
 		if b.Kind == Piece || b.Kind == LastPiece {
-			l := long[b.Stream]
-			if l == nil {
-				l = &longLine{a: current()}
-				long[b.Stream] = l
-			}
-			b.Stats = annotate.Stats{}
-			b.Out = l.a.AppendPiece(b.Out[:0], b.Data, b.Meta, b.Kind == LastPiece, &l.state, &s, &b.Stats)
-			b.Outs = b.Outs[:0]
-			if records && b.Kind == LastPiece {
-				// A record sink gets long lines whole only if it can hold
-				// them; it sees the pieces' output as one record.
-				b.Outs = append(b.Outs, Output{Value: b.Out})
-			}
-			if b.Kind == LastPiece {
-				delete(long, b.Stream)
+			if err := long.annotate(writeCtx, b, records, sink, &s); err != nil {
+				werr = err
+				break
 			}
 		}
 		if err := sink.Write(writeCtx, b); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -20,12 +21,16 @@ import (
 )
 
 func annotator(t testing.TB, format annotate.Format) *annotate.Annotator {
+	return annotatorWith(t, annotate.Options{Format: format})
+}
+
+func annotatorWith(t testing.TB, opts annotate.Options) *annotate.Annotator {
 	t.Helper()
 	c, err := catalog.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := annotate.FromCatalog(c, nil, matcher.Auto, annotate.Options{Format: format})
+	a, err := annotate.FromCatalog(c, nil, matcher.Auto, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +80,10 @@ func corpus(r *rand.Rand, n int) []byte {
 			b.WriteByte('\n')
 		}
 	}
+	// Long lines without a code, and with one only at their very end.
+	b.WriteString(strings.Repeat("x", 30000) + "\n")
+	b.WriteString(strings.Repeat("y", 30000) + " 898001\r\n")
+	b.WriteString(strings.Repeat("z", 30000) + "\n")
 	b.WriteString("tail without newline 898001")
 	return b.Bytes()
 }
@@ -84,8 +93,12 @@ func corpus(r *rand.Rand, n int) []byte {
 // input in one go, byte for byte.
 func TestOrderedAndExact(t *testing.T) {
 	in := corpus(rand.New(rand.NewSource(11)), 2<<20)
-	for _, format := range []annotate.Format{annotate.Text, annotate.JSON} {
-		a := annotator(t, format)
+	for _, opts := range []annotate.Options{
+		{Format: annotate.Text}, {Format: annotate.JSON},
+		{Format: annotate.Text, OnlyMatching: true}, {Format: annotate.JSON, OnlyMatching: true},
+	} {
+		format := fmt.Sprintf("%+v", opts)
+		a := annotatorWith(t, opts)
 		var s annotate.Scratch
 		var st annotate.Stats
 		want := a.AppendLines(nil, in, nil, &s, &st)
