@@ -286,3 +286,35 @@ func ExampleMatcher() {
 	// 898001 9
 	// 871310 37
 }
+
+// TestConcurrentUse shares one matcher of each engine among goroutines; run
+// with -race it also proves the engines hold no per-call shared state.
+func TestConcurrentUse(t *testing.T) {
+	keys := []string{"898001", "871310", "E11000", "ECONNRESET"}
+	line := []byte("a 898001 b E11000 c 871310 d ECONNRESET 1898001")
+	for e, m := range engines(t, keys) {
+		want := m.Find(line, 0, len(line), nil)
+		if len(want) != 4 {
+			t.Fatalf("%s: %v", e, want)
+		}
+		errs := make(chan string, 8)
+		for g := 0; g < 8; g++ {
+			go func() {
+				var dst []Match
+				for i := 0; i < 2000; i++ {
+					dst = m.Find(line, 0, len(line), dst[:0])
+					if !reflect.DeepEqual(dst, want) {
+						errs <- fmt.Sprintf("%s: got %v", e, dst)
+						return
+					}
+				}
+				errs <- ""
+			}()
+		}
+		for g := 0; g < 8; g++ {
+			if msg := <-errs; msg != "" {
+				t.Error(msg)
+			}
+		}
+	}
+}
