@@ -96,6 +96,8 @@ func (f *Framer) Next(ctx context.Context) (*pipeline.Batch, error) {
 	size := cap(data)
 	for !f.eof {
 		if ctx.Err() != nil {
+			// Keep what was read for a later call: nothing read is dropped.
+			f.carry = append(f.carry, data...)
 			f.free.free <- b
 			return nil, ctx.Err()
 		}
