@@ -1,0 +1,296 @@
+// Package metrics exposes what a long-running annotator is doing, in the
+// Prometheus text format, with health and readiness endpoints beside it.
+//
+// It is built on github.com/VictoriaMetrics/metrics rather than
+// prometheus/client_golang: a sidecar should stay small, and the former
+// adds about 0.6 MB to the binary against 4.4 MB.
+//
+// Nothing here runs unless metrics are asked for: the pipeline calls
+// Delivered once per batch (about a megabyte), never per line, and a run
+// without --metrics-addr has no Registry at all. Every method is safe on a
+// nil *Registry, so sources can report through one unconditionally.
+package metrics
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+
+	"github.com/annotator-dev/annotator/matcher"
+	"github.com/annotator-dev/annotator/pipeline"
+)
+
+// maxLabelValues bounds how many distinct values one label takes, so that
+// a run over many files, or a log full of unknown numbers, cannot grow the
+// endpoint without limit; the rest are counted under "other".
+const maxLabelValues = 200
+
+// FileHook is what a file follower reports, so that the endpoint shows how
+// far behind the end of a followed file the run is and how old its last
+// checkpoint is.
+type FileHook interface {
+	FileProgress(path string, offset, size int64)
+	Checkpointed(path string, at time.Time)
+}
+
+// LagHook is what a Kafka consumer reports per partition.
+type LagHook interface {
+	PartitionLag(topic string, partition int32, lag int64)
+}
+
+// Registry holds a run's metrics.
+type Registry struct {
+	set   *vm.Set
+	ready atomic.Bool
+
+	mu          sync.Mutex
+	labels      map[string]map[string]bool // label name -> values in use
+	checkpoints map[string]*atomic.Int64   // path -> unix nanoseconds
+	scratch     []matcher.Match
+	perCode     map[int]uint64
+
+	catalogVersion *vm.Gauge
+	catalogCodes   *vm.Gauge
+	reloadOK       *vm.Gauge
+	reloadTime     *vm.Gauge
+}
+
+var (
+	_ FileHook = (*Registry)(nil)
+	_ LagHook  = (*Registry)(nil)
+)
+
+// New makes an empty registry.
+func New() *Registry {
+	r := &Registry{
+		set:         vm.NewSet(),
+		labels:      map[string]map[string]bool{},
+		checkpoints: map[string]*atomic.Int64{},
+		perCode:     map[int]uint64{},
+	}
+	r.catalogVersion = r.set.NewGauge("annotator_catalog_version", nil)
+	r.catalogCodes = r.set.NewGauge("annotator_catalog_codes", nil)
+	r.reloadOK = r.set.NewGauge("annotator_catalog_last_reload_success", nil)
+	r.reloadTime = r.set.NewGauge("annotator_catalog_last_reload_timestamp_seconds", nil)
+	r.set.NewGauge("annotator_ready", func() float64 {
+		if r.ready.Load() {
+			return 1
+		}
+		return 0
+	})
+	return r
+}
+
+// quote writes a label value in the text format's escaping.
+func quote(v string) string {
+	var b strings.Builder
+	b.Grow(len(v) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// bounded returns v, or "other" once label has maxLabelValues other values.
+// r.mu must be held.
+func (r *Registry) bounded(label, v string) string {
+	vs := r.labels[label]
+	if vs == nil {
+		vs = map[string]bool{}
+		r.labels[label] = vs
+	}
+	if vs[v] {
+		return v
+	}
+	if len(vs) >= maxLabelValues {
+		return "other"
+	}
+	vs[v] = true
+	return v
+}
+
+func (r *Registry) counter(name, label, value string) *vm.Counter {
+	return r.set.GetOrCreateCounter(name + "{" + label + "=" + quote(r.bounded(label, value)) + "}")
+}
+
+// SetReady says whether the run is serving: its source and sink are open
+// and a catalog is loaded.
+func (r *Registry) SetReady(ok bool) {
+	if r != nil {
+		r.ready.Store(ok)
+	}
+}
+
+// Delivered records a batch the sink has taken: source names where it came
+// from when the batch has no stream of its own (standard input, a topic),
+// and codes, when set, is scanned for the codes per line.
+func (r *Registry) Delivered(source string, b *pipeline.Batch, codes *Codes) {
+	if r == nil {
+		return
+	}
+	if b.Stream != "" {
+		source = b.Stream
+	}
+	bytesIn := len(b.Data)
+	for i := range b.Records {
+		bytesIn += len(b.Records[i].Value)
+	}
+	linesOut := len(b.Outs)
+	if linesOut == 0 && len(b.Out) > 0 {
+		linesOut = bytes.Count(b.Out, nl)
+		if b.Kind == pipeline.Lines && b.Out[len(b.Out)-1] != '\n' {
+			linesOut++
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counter("annotator_lines_read_total", "source", source).Add(int(b.Stats.Lines))
+	r.counter("annotator_bytes_read_total", "source", source).Add(bytesIn)
+	r.counter("annotator_lines_written_total", "source", source).Add(linesOut)
+	r.counter("annotator_bytes_written_total", "source", source).Add(len(b.Out))
+	r.counter("annotator_lines_annotated_total", "source", source).Add(int(b.Stats.Annotated))
+	if codes == nil {
+		return
+	}
+	clear(r.perCode)
+	count := func(h Hit) {
+		if h.Key >= 0 {
+			r.perCode[h.Key]++
+			return
+		}
+		r.counter("annotator_unknown_codes_total", "code", string(h.Code)).Inc()
+	}
+	if b.Kind == pipeline.Records {
+		for i := range b.Records {
+			r.scratch, _ = codes.Scan(b.Records[i].Value, true, r.scratch, count)
+		}
+	} else {
+		r.scratch, _ = codes.Scan(b.Data, true, r.scratch, count)
+	}
+	for k, n := range r.perCode {
+		r.counter("annotator_annotations_total", "code", codes.Note(k).Code).AddInt64(int64(n))
+	}
+}
+
+// Error counts an error of the given kind ("read", "write", "reload", ...).
+func (r *Registry) Error(kind string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counter("annotator_errors_total", "kind", kind).Inc()
+}
+
+// CatalogLoaded records a load of the catalog: err nil means version, with
+// codes keys, is now in use; otherwise the previous catalog stays.
+func (r *Registry) CatalogLoaded(version int64, codes int, err error) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	result := "success"
+	if err != nil {
+		result = "failure"
+		r.reloadOK.Set(0)
+		r.counter("annotator_errors_total", "kind", "catalog").Inc()
+	} else {
+		r.reloadOK.Set(1)
+		r.catalogVersion.Set(float64(version))
+		r.catalogCodes.Set(float64(codes))
+	}
+	r.counter("annotator_catalog_loads_total", "result", result).Inc()
+}
+
+// FileProgress records how far into a followed file the run has read.
+func (r *Registry) FileProgress(path string, offset, size int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := quote(r.bounded("path", path))
+	r.set.GetOrCreateGauge("annotator_file_offset_bytes{path="+p+"}", nil).Set(float64(offset))
+	r.set.GetOrCreateGauge("annotator_file_size_bytes{path="+p+"}", nil).Set(float64(size))
+}
+
+// Checkpointed records that a file's position was saved at at; the
+// endpoint shows the checkpoint's age at scrape time.
+func (r *Registry) Checkpointed(path string, at time.Time) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	label := r.bounded("path", path)
+	t, ok := r.checkpoints[label]
+	if !ok {
+		t = new(atomic.Int64)
+		r.checkpoints[label] = t
+		r.set.NewGauge("annotator_checkpoint_age_seconds{path="+quote(label)+"}", func() float64 {
+			return time.Since(time.Unix(0, t.Load())).Seconds()
+		})
+	}
+	t.Store(at.UnixNano())
+}
+
+// PartitionLag records how many messages a partition's consumer is behind.
+func (r *Registry) PartitionLag(topic string, partition int32, lag int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := "annotator_kafka_lag_messages{topic=" + quote(r.bounded("topic", topic)) +
+		",partition=" + quote(strconv.Itoa(int(partition))) + "}"
+	r.set.GetOrCreateGauge(name, nil).Set(float64(lag))
+}
+
+// WritePrometheus writes every metric, then the process's own (memory,
+// CPU, file descriptors, goroutines).
+func (r *Registry) WritePrometheus(w io.Writer) {
+	r.set.WritePrometheus(w)
+	vm.WriteProcessMetrics(w)
+}
+
+// Handler serves /metrics, /healthz (the process is up) and /readyz (the
+// run is serving).
+func (r *Registry) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		r.WritePrometheus(w)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !r.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
