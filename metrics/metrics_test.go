@@ -148,7 +148,7 @@ func TestEndpointScraped(t *testing.T) {
 	r.CatalogLoaded(2, 0, errors.New("bad file"))
 	data := "x 898001\ny 898001 898002\nz 899999\nplain\n"
 	b := &pipeline.Batch{Kind: pipeline.Lines, Data: []byte(data), Stream: `/var/log/"a".log`,
-		Out: []byte("x 898001 [..]\ny 898001 898002 [..][..]\nz 899999\nplain\n"),
+		Out:   []byte("x 898001 [..]\ny 898001 898002 [..][..]\nz 899999\nplain\n"),
 		Stats: annotate.Stats{Lines: 4, Annotated: 2, Codes: 3}}
 	r.Delivered("stdin", b, codes)
 	r.Delivered("stdin", &pipeline.Batch{Kind: pipeline.Lines, Data: []byte("ECONNRESET\n"), Out: []byte("ECONNRESET [..]\n"),
