@@ -1,0 +1,121 @@
+// Command corpus writes a deterministic benchmark corpus (see package
+// bench/corpus) and, on request, the files the comparison tools need: the
+// code list for grep -F -f and the notes table for the awk script.
+//
+//	corpus -size 1G -codes 0.02 -o corpus.txt -codes-file codes.txt -notes-file notes.tsv
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/annotator-dev/annotator/bench/corpus"
+	"github.com/annotator-dev/annotator/catalog"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "corpus:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	c := corpus.Default()
+	fs := flag.NewFlagSet("corpus", flag.ContinueOnError)
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed: the same seed and knobs give the same bytes")
+	size := fs.String("size", "64M", "bytes to write (suffixes K, M, G are powers of 1024)")
+	fs.Float64Var(&c.CodeShare, "codes", c.CodeShare, "share of lines holding a catalog code")
+	fs.Float64Var(&c.DecoyShare, "decoys", c.DecoyShare, "share of lines holding a decoy (1898001, 0x898001, ...)")
+	fs.Float64Var(&c.JSONShare, "json", c.JSONShare, "share of lines that are JSON log records")
+	fs.IntVar(&c.LineLen, "line-len", c.LineLen, "mean line length in bytes")
+	fs.BoolVar(&c.SingleLine, "single-line", false, "write everything as one line")
+	out := fs.String("o", "-", "output file (- for standard output)")
+	codesFile := fs.String("codes-file", "", "also write the catalog's codes here, one a line (for grep -F -f)")
+	notesFile := fs.String("notes-file", "", "also write code<TAB>message<TAB>meaning here, as the annotator chooses them (for the awk script)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	n, err := parseSize(*size)
+	if err != nil {
+		return err
+	}
+	c.Size = n
+	if *codesFile != "" {
+		if err := writeCodes(*codesFile); err != nil {
+			return err
+		}
+	}
+	if *notesFile != "" {
+		if err := writeNotes(*notesFile); err != nil {
+			return err
+		}
+	}
+	if *out == "-" {
+		return corpus.Write(stdout, c)
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", *out, err)
+	}
+	if err := corpus.Write(f, c); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", *out, err)
+	}
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with K, M or G", s)
+	}
+	return n * mult, nil
+}
+
+func writeCodes(path string) error {
+	codes, err := corpus.Codes()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(strings.Join(codes, "\n")+"\n"), 0o644)
+}
+
+func writeNotes(path string) error {
+	c, err := catalog.Builtin()
+	if err != nil {
+		return fmt.Errorf("builtin catalog: %w", err)
+	}
+	choices, err := c.Choose(catalog.DefaultPreference())
+	if err != nil {
+		return fmt.Errorf("choose notes: %w", err)
+	}
+	var b strings.Builder
+	for _, ch := range choices {
+		if strings.ContainsAny(ch.Message+ch.Meaning, "\t\n\r") {
+			return errors.New("a note holds a tab or line break: the table cannot carry it")
+		}
+		fmt.Fprintf(&b, "%s\t%s\t%s\n", ch.Code, ch.Message, ch.Meaning)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}

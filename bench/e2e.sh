@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end throughput of the built binary against the tools a user would
+# otherwise reach for, on one generated corpus, in one run:
+#
+#   bench/e2e.sh            # 1 GiB corpus, best of 3 runs each
+#   SIZE=256M REPEAT=1 bench/e2e.sh
+#
+# Needs Go; uses mawk (else awk) and rg when installed. Every command reads
+# a file whose pages are already cached and writes to /dev/null. Reported:
+# best wall time, GB/s (10^9 bytes), peak RSS (ru_maxrss), and the ratios
+# the targets are stated in.
+set -euo pipefail
+
+SIZE=${SIZE:-1G}
+REPEAT=${REPEAT:-3}
+CODES=${CODES:-0.02}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/annotator-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+echo "# building into $work" >&2
+(cd "$root" && go build -o "$work/annotator" ./cmd/annotator &&
+	go build -o "$work/corpus" ./bench/cmd/corpus &&
+	go build -o "$work/measure" ./bench/cmd/measure)
+
+echo "# generating a $SIZE corpus (seed 1, $CODES of lines with a code) and a $SIZE single line" >&2
+"$work/corpus" -size "$SIZE" -codes "$CODES" -o "$work/text.log" \
+	-codes-file "$work/codes.txt" -notes-file "$work/notes.tsv"
+"$work/corpus" -size "$SIZE" -codes "$CODES" -single-line -o "$work/line.log"
+bytes=$(wc -c <"$work/text.log")
+cat "$work/text.log" "$work/line.log" >/dev/null # warm the page cache
+
+awk=awk
+command -v mawk >/dev/null && awk=mawk
+
+echo "# checking that the awk script and annotator write the same bytes" >&2
+if cmp -s <("$work/annotator" <"$work/text.log") <("$awk" -F'\t' -f "$root/bench/annotate.awk" "$work/notes.tsv" "$work/text.log"); then
+	echo "# same output" >&2
+else
+	echo "bench: annotator and $awk disagree on the corpus" >&2
+	exit 1
+fi
+
+results="$work/results.tsv"
+m() { # name, [-in file], -- command...
+	local name=$1
+	shift
+	echo "# $name" >&2
+	"$work/measure" -name "$name" -n "$REPEAT" -bytes "$bytes" "$@" | tee -a "$results"
+}
+
+printf 'name\tseconds\tGB/s\tpeak-RSS-MiB\n'
+m cat -- cat "$work/text.log"
+# GNU grep stops at the first match when its output is /dev/null: give it
+# a file.
+m grep-c-w-F -out "$work/grep.count" -- grep -c -w -F -f "$work/codes.txt" "$work/text.log"
+if command -v rg >/dev/null; then
+	m rg-passthru -- rg --passthru -w -F -f "$work/codes.txt" "$work/text.log"
+fi
+m "$awk" -- "$awk" -F'\t' -f "$root/bench/annotate.awk" "$work/notes.tsv" "$work/text.log"
+m text-2-workers -in "$work/text.log" -- "$work/annotator" --workers 2
+m text-1-worker -in "$work/text.log" -- "$work/annotator" --workers 1
+m json-2-workers -in "$work/text.log" -- "$work/annotator" --format json --workers 2
+m json-1-worker -in "$work/text.log" -- "$work/annotator" --format json --workers 1
+m single-line-text -in "$work/line.log" -- "$work/annotator"
+m single-line-json -in "$work/line.log" -- "$work/annotator" --format json
+
+echo
+echo "# ratios (throughput of annotator over the other)"
+awk -F'\t' '
+	{ gbps[$1] = $3 }
+	function ratio(a, b) {
+		if (!(a in gbps) || !(b in gbps) || gbps[b] == 0) return
+		printf "%-16s / %-12s %6.2fx\n", a, b, gbps[a] / gbps[b]
+	}
+	END {
+		ratio("text-2-workers", "grep-c-w-F")
+		ratio("text-2-workers", "mawk")
+		ratio("text-2-workers", "awk")
+		ratio("text-2-workers", "rg-passthru")
+		ratio("text-2-workers", "cat")
+		ratio("text-1-worker", "grep-c-w-F")
+		ratio("text-2-workers", "text-1-worker")
+		ratio("json-2-workers", "json-1-worker")
+	}' "$results"
+echo
+echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"
