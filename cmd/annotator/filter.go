@@ -98,7 +98,7 @@ type output interface {
 // inputs lists the ways in, most specific first: the first that builds a
 // source serves the run. The files input always does.
 func inputs() []input {
-	return []input{&filesInput{}}
+	return []input{&followInput{}, &filesInput{}}
 }
 
 // outputs lists the ways out, most specific first; stdout always serves.
@@ -108,9 +108,11 @@ func outputs() []output {
 
 func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var core coreFlags
+	var ops opsFlags
 	fs := flag.NewFlagSet("annotator", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	core.register(fs)
+	ops.register(fs)
 	ins, outs := inputs(), outputs()
 	for _, in := range ins {
 		in.register(fs)
@@ -122,6 +124,9 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
+	if err := ops.applyConfig(fs, &paths); err != nil {
+		return configError(stderr, err)
+	}
 	if err := core.check(); err != nil {
 		return usageError(stderr, fs, err)
 	}
@@ -129,9 +134,10 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
-	a, err := core.buildAnnotator()
+	a, err := ops.start(ctx, &core, paths, log, stdout, stderr)
+	defer ops.finish(nil)
 	if err != nil {
-		return usageError(stderr, fs, err)
+		return configError(stderr, err)
 	}
 	env := &runEnv{stdin: stdin, stdout: stdout, stderr: stderr, log: log, core: &core, ann: a, paths: paths}
 
@@ -154,7 +160,8 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return startError(stderr, fs, err)
 	}
-	stats, err := pipeline.Run(ctx, src, a, sink, pipeline.Options{Workers: core.workers})
+	ops.serving(in)
+	stats, err := pipeline.Run(ctx, src, a, sink, pipeline.Options{Workers: core.workers, Current: ops.current(), Delivered: ops.delivered()})
 	if cerr := sink.Close(); err == nil {
 		err = cerr
 	}
@@ -164,6 +171,7 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 	}
 	log.Debug("done", "lines", stats.Lines, "annotated", stats.Annotated, "codes", stats.Codes)
+	ops.finish(err)
 	if err != nil {
 		log.Error("annotator stopped", "err", err)
 		return 1

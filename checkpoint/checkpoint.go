@@ -1,0 +1,251 @@
+// Package checkpoint keeps, per followed path, which file was being read
+// and how far its lines have been delivered, so that a restart neither
+// loses nor repeats lines.
+//
+// A file is known by its identity: device and inode plus a fingerprint
+// (the length and SHA-256 of its first bytes). The inode alone is not
+// enough, because file systems hand a freed inode number to the next file
+// created: the fingerprint tells the new file from the old.
+//
+// The state is one JSON file in the state directory, replaced atomically
+// on every change (write a temporary file, fsync it, rename it over the
+// old one), so a crash leaves either the old state or the new one, never
+// a torn file. The directory itself is not fsynced after the rename: if
+// the machine loses power, the state read back may be the previous one,
+// which is behind, never ahead: lines are repeated, not lost.
+package checkpoint
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// FileName is the state file inside the state directory.
+const FileName = "checkpoints.json"
+
+const version = 1
+
+// Identity tells one file from every other, also from a later file that
+// was given the same inode number.
+type Identity struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+	// FPLen is how many of the file's first bytes FPHash covers.
+	FPLen int `json:"fp_len"`
+	// FPHash is the hex SHA-256 of the file's first FPLen bytes.
+	FPHash string `json:"fp_sha256"`
+}
+
+// Fingerprint hashes a file's first bytes.
+func Fingerprint(prefix []byte) string {
+	sum := sha256.Sum256(prefix)
+	return hex.EncodeToString(sum[:])
+}
+
+// Matches reports whether r starts with the fingerprinted bytes. It does
+// not look at the inode: a copy of the file (copytruncate) matches too.
+func (id Identity) Matches(r io.ReaderAt) (bool, error) {
+	if id.FPLen == 0 {
+		return true, nil
+	}
+	buf := make([]byte, id.FPLen)
+	n, err := r.ReadAt(buf, 0)
+	if n < id.FPLen {
+		if err == nil || errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	return Fingerprint(buf) == id.FPHash, nil
+}
+
+// Entry is what is known about one followed path.
+type Entry struct {
+	Path string `json:"path"`
+	// File is the identity of the file whose lines were delivered last:
+	// the file at Path, or, during a rotation, the file it was renamed to.
+	File Identity `json:"file"`
+	// Offset is the byte offset in File just past the last line the sink
+	// has durably taken.
+	Offset int64 `json:"offset"`
+}
+
+type stateFile struct {
+	Version int     `json:"version"`
+	Files   []Entry `json:"files"`
+}
+
+// CorruptError reports a state file that could not be read back. The
+// store starts empty; the bad file is kept beside it for inspection.
+type CorruptError struct {
+	Path    string // the state file
+	SavedAs string // where the bad file was moved
+	Err     error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("checkpoint file %s is corrupt (kept as %s): %v", e.Path, e.SavedAs, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Store is the state of every followed path. It is safe for concurrent use.
+type Store struct {
+	dir  string
+	mu   sync.Mutex
+	ents map[string]Entry
+	buf  bytes.Buffer
+}
+
+// Open loads the state in dir, creating dir if needed. It fails when dir
+// cannot be written: a follower that cannot checkpoint must not start. A
+// corrupt state file is not fatal: Open returns a usable empty store
+// together with a *CorruptError for the caller to report.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("state directory %s: not a directory", dir)
+	}
+	s := &Store{dir: dir, ents: map[string]Entry{}}
+	// Prove the directory writable now rather than at the first batch.
+	probe, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("state directory %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+
+	path := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint file: %w", err)
+	}
+	if err := s.decode(data); err != nil {
+		saved := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(path, saved); rerr != nil {
+			return nil, fmt.Errorf("checkpoint file %s is corrupt (%v) and cannot be moved aside: %w", path, err, rerr)
+		}
+		s.ents = map[string]Entry{}
+		return s, &CorruptError{Path: path, SavedAs: saved, Err: err}
+	}
+	return s, nil
+}
+
+func (s *Store) decode(data []byte) error {
+	var st stateFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return err
+	}
+	if st.Version != version {
+		return fmt.Errorf("version %d, want %d", st.Version, version)
+	}
+	for _, e := range st.Files {
+		switch {
+		case e.Path == "":
+			return errors.New("an entry without a path")
+		case e.Offset < 0 || e.File.FPLen < 0:
+			return fmt.Errorf("%s: negative offset or fingerprint length", e.Path)
+		case e.File.FPLen > 0 && len(e.File.FPHash) != 2*sha256.Size:
+			return fmt.Errorf("%s: malformed fingerprint", e.Path)
+		}
+		s.ents[e.Path] = e
+	}
+	return nil
+}
+
+// Dir is the state directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Get returns the entry for path.
+func (s *Store) Get(path string) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.ents[path]
+	return e, ok
+}
+
+// Entries returns every entry, sorted by path.
+func (s *Store) Entries() []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sorted()
+}
+
+func (s *Store) sorted() []Entry {
+	out := make([]Entry, 0, len(s.ents))
+	for _, e := range s.ents {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Set records e and writes the state durably before returning.
+func (s *Store) Set(e Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.ents[e.Path]; ok && old == e {
+		return nil
+	}
+	s.ents[e.Path] = e
+	return s.write()
+}
+
+// Delete forgets path (its file was deleted and fully read).
+func (s *Store) Delete(path string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ents[path]; !ok {
+		return nil
+	}
+	delete(s.ents, path)
+	return s.write()
+}
+
+// write replaces the state file: temporary file, fsync, rename.
+func (s *Store) write() error {
+	s.buf.Reset()
+	enc := json.NewEncoder(&s.buf)
+	if err := enc.Encode(stateFile{Version: version, Files: s.sorted()}); err != nil {
+		return fmt.Errorf("encode checkpoints: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.dir, "."+FileName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write checkpoints: %w", err)
+	}
+	name := tmp.Name()
+	_, err = tmp.Write(s.buf.Bytes())
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, filepath.Join(s.dir, FileName))
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("write checkpoints in %s: %w", s.dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+// Package follow is the sidecar's source: it follows log files the way
+// `tail -F` does, through every common kind of rotation, and feeds their
+// lines to the pipeline with offsets that are checkpointed only once the
+// sink has taken them.
+//
+// Each path is one perpetual stream of lines whatever rotation does to
+// the files behind it:
+//
+//   - rename and create (logrotate's default): the renamed file is read
+//     to its end through the descriptor already open, then the new file
+//     from its start;
+//   - delete and create: the same, the open descriptor keeping the
+//     deleted file readable until its end;
+//   - copytruncate: the lines not read before the truncation are read
+//     from the rotated copy (app.log.1, or what the Rotated patterns
+//     name) at the same offset, then the file from its start;
+//   - truncate and rewrite: the file is read again from its start.
+//
+// A line is handed on only once its newline has arrived. Checkpoints
+// (package checkpoint) record the offset just past the last line the sink
+// has taken, so a restart resumes exactly there, also in a file that was
+// rotated away while stopped.
+package follow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/annotator-dev/annotator/checkpoint"
+	"github.com/annotator-dev/annotator/pipeline"
+	"github.com/annotator-dev/annotator/sources"
+)
+
+// StartAt says where reading starts in a file with no checkpoint that was
+// already there when following started. Files that appear later are
+// always read from their start: all of their lines are new.
+type StartAt uint8
+
+const (
+	// StartBeginning reads existing files whole: nothing is missed.
+	StartBeginning StartAt = iota
+	// StartEnd reads only what is written from now on (from the start of
+	// a line still being written).
+	StartEnd
+)
+
+// ParseStartAt reads "beginning" or "end".
+func ParseStartAt(s string) (StartAt, error) {
+	switch s {
+	case "beginning":
+		return StartBeginning, nil
+	case "end":
+		return StartEnd, nil
+	}
+	return 0, fmt.Errorf("start position %q: want beginning or end", s)
+}
+
+// DefaultRotated are the patterns rotated files are looked for with:
+// logrotate's numbered and dated names.
+var DefaultRotated = []string{"{path}.1", "{path}.*", "{path}-*"}
+
+// Options configure a Source.
+type Options struct {
+	// Paths are file paths or glob patterns.
+	Paths []string
+	// Rotated are glob patterns, "{path}" standing for the followed path,
+	// naming where rotation puts old files. Nil means DefaultRotated.
+	Rotated []string
+	StartAt StartAt
+	// Store keeps checkpoints; nil keeps none.
+	Store *checkpoint.Store
+	// UnknownFromStart reads files without a checkpoint from their start
+	// whatever StartAt says: set when the checkpoint file was corrupt.
+	UnknownFromStart bool
+	Pool             *sources.Pool
+	// Poll is how often files are checked without a file system event,
+	// and globs matched again. 0 means 250 ms.
+	Poll time.Duration
+	// RotateWait is how long a file rotated away is still read after the
+	// path names a new one, for a writer that has not reopened its log
+	// yet. 0 means Poll.
+	RotateWait time.Duration
+	// NoWatch disables file system notifications: polling only.
+	NoWatch bool
+	// WithPath puts the file's path into JSON output.
+	WithPath bool
+	Log      *slog.Logger
+}
+
+// Source follows files and multiplexes their lines into one pipeline
+// source; each path is its own stream (Batch.Stream), its lines in order.
+type Source struct {
+	opt   Options
+	store *checkpoint.Store
+	// unknownFromStart: see Options.UnknownFromStart.
+	unknownFromStart bool
+
+	out   chan *pipeline.Batch
+	fatal chan error
+
+	startOnce sync.Once
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	failOnce  sync.Once
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New checks the paths and prepares to follow them; following starts with
+// the first Next. A path named literally that is a directory or cannot be
+// read is an error now; one that does not exist yet is waited for.
+func New(opt Options) (*Source, error) {
+	if len(opt.Paths) == 0 {
+		return nil, errors.New("follow: no paths")
+	}
+	if opt.Rotated == nil {
+		opt.Rotated = DefaultRotated
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = 250 * time.Millisecond
+	}
+	if opt.RotateWait <= 0 {
+		opt.RotateWait = opt.Poll
+	}
+	if opt.Pool == nil {
+		opt.Pool = sources.NewPool(0, 0)
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range opt.Paths {
+		if isGlob(p) {
+			if _, err := filepath.Match(p, ""); err != nil {
+				return nil, fmt.Errorf("follow %s: bad pattern: %w", p, err)
+			}
+			continue
+		}
+		if err := checkReadable(p); err != nil {
+			return nil, err
+		}
+	}
+	return &Source{
+		opt:              opt,
+		store:            opt.Store,
+		unknownFromStart: opt.UnknownFromStart,
+		out:              make(chan *pipeline.Batch),
+		fatal:            make(chan error, 1),
+	}, nil
+}
+
+func isGlob(p string) bool { return strings.ContainsAny(p, "*?[") }
+
+// checkReadable fails for a directory or a file that cannot be opened; a
+// missing file is fine (it is waited for).
+func checkReadable(p string) error {
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", p, err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("follow %s: is a directory, not a log file (a glob such as %s finds the files in it)", p, filepath.Join(p, "*.log"))
+	}
+	return nil
+}
+
+// Next implements pipeline.Source. It returns batches from every
+// followed file as they come; it ends only with ctx, or with an error
+// when a checkpoint cannot be written.
+func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
+	s.startOnce.Do(s.start)
+	select {
+	case b := <-s.out:
+		return b, nil
+	case err := <-s.fatal:
+		s.fatal <- err
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops following and waits for every goroutine to end.
+func (s *Source) Close() error {
+	s.closeOnce.Do(func() {
+		s.startOnce.Do(func() {}) // never start after Close
+		if s.cancel != nil {
+			s.cancel()
+			s.wg.Wait()
+		}
+	})
+	return s.closeErr
+}
+
+// checkpointed reports a failed checkpoint write: delivery cannot be
+// recorded, so the run stops rather than go on with no way to resume.
+func (s *Source) checkpointed(err error) {
+	if err == nil {
+		return
+	}
+	s.failOnce.Do(func() {
+		s.opt.Log.Error("cannot write checkpoint; stopping", "err", err)
+		s.fatal <- err
+	})
+}
+
+func (s *Source) start() {
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.manage(s.ctx)
+	}()
+}
+
+// manage owns the followers: it starts one per path (and per file a glob
+// matches, also later), and wakes them on file system events.
+func (s *Source) manage(ctx context.Context) {
+	followers := map[string]*follower{}
+	var watcher *fsnotify.Watcher
+	if !s.opt.NoWatch {
+		w, err := fsnotify.NewWatcher()
+		if err != nil {
+			s.opt.Log.Warn("file system notifications unavailable; polling", "every", s.opt.Poll, "err", err)
+		} else {
+			watcher = w
+			defer w.Close()
+		}
+	}
+	watched := map[string]bool{}
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if watcher != nil {
+		events, errs = watcher.Events, watcher.Errors
+	}
+	noMatchLogged := map[string]bool{}
+	first := true
+	scan := func() {
+		for _, p := range s.opt.Paths {
+			var names []string
+			if isGlob(p) {
+				names, _ = filepath.Glob(p)
+				if len(names) == 0 && !noMatchLogged[p] {
+					s.opt.Log.Info("no file matches yet; waiting", "pattern", p)
+					noMatchLogged[p] = true
+				}
+			} else {
+				names = []string{p}
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				if f, ok := followers[name]; ok {
+					select {
+					case <-f.done:
+						delete(followers, name) // released: deleted file
+					default:
+						continue
+					}
+				}
+				if isGlob(p) {
+					if fi, err := os.Stat(name); err != nil || fi.IsDir() {
+						continue
+					}
+				}
+				f := s.newFollower(name, !isGlob(p), first)
+				followers[name] = f
+				if watcher != nil && !watched[f.dir] {
+					if err := watcher.Add(f.dir); err != nil {
+						s.opt.Log.Debug("cannot watch directory; polling it", "dir", f.dir, "err", err)
+					}
+					watched[f.dir] = true
+				}
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					f.run(ctx)
+				}()
+			}
+			if watcher != nil && isGlob(p) {
+				if dir := filepath.Dir(p); !isGlob(dir) && !watched[dir] {
+					_ = watcher.Add(dir)
+					watched[dir] = true
+				}
+			}
+		}
+		first = false
+	}
+	scan()
+	tick := time.NewTicker(s.opt.Poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			scan()
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			dir := filepath.Dir(ev.Name)
+			for _, f := range followers {
+				if f.dir == dir {
+					select {
+					case f.wake <- struct{}{}:
+					default:
+					}
+				}
+			}
+			if ev.Has(fsnotify.Create) {
+				scan()
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			s.opt.Log.Debug("file system notification error; polling covers it", "err", err)
+		}
+	}
+}
+
+func (s *Source) newFollower(path string, explicit, initial bool) *follower {
+	f := &follower{
+		src:      s,
+		path:     path,
+		dir:      filepath.Dir(path),
+		log:      s.opt.Log,
+		explicit: explicit,
+		initial:  initial,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	if _, err := os.Stat(path); err == nil {
+		f.existed = initial
+	}
+	if s.opt.WithPath {
+		f.meta = jsonPath(path)
+	}
+	return f
+}
+
+var _ io.Closer = (*Source)(nil)

@@ -1,0 +1,461 @@
+package follow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/annotator-dev/annotator/annotate"
+	"github.com/annotator-dev/annotator/checkpoint"
+	"github.com/annotator-dev/annotator/sources"
+)
+
+// follower turns one path into one perpetual stream of lines, whatever
+// rotation does to the files behind it. It runs in its own goroutine,
+// owned by the Source.
+type follower struct {
+	src  *Source
+	path string
+	dir  string
+	meta []byte
+	log  *slog.Logger
+	// explicit: named on the command line rather than matched by a glob;
+	// it is waited for when missing instead of released.
+	explicit bool
+	// initial: the file was there when following started, so its start
+	// position comes from the checkpoint or --start-at; a file appearing
+	// later is new and read from its start.
+	initial bool
+	// existed: the file was there when following started.
+	existed bool
+	wake    chan struct{}
+	tick    *time.Ticker
+	done    chan struct{} // closed when run returns
+
+	rd *reader
+	fr *sources.Framer
+	// succ holds, in order, the files the path named after the one being
+	// read: each is read from its start once the one before it ends. They
+	// are opened as soon as they are seen, so a follower behind by more
+	// than one rotation still reads every generation.
+	succ []*os.File
+
+	waitingLogged bool
+	errLogged     string
+}
+
+func (f *follower) run(ctx context.Context) {
+	defer close(f.done)
+	f.tick = time.NewTicker(f.src.opt.Poll)
+	defer f.tick.Stop()
+	defer f.closeAll()
+	for ctx.Err() == nil {
+		if f.fr == nil && !f.openNext() {
+			if !f.explicit && f.gone() {
+				return
+			}
+			f.sleep(ctx)
+			continue
+		}
+		callCtx, cancel := context.WithCancel(ctx)
+		f.rd.cancel = cancel
+		b, err := f.fr.Next(callCtx)
+		cancel()
+		switch {
+		case err == nil:
+			select {
+			case f.src.out <- b:
+			case <-ctx.Done():
+				return
+			}
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, context.Canceled):
+			f.sleep(ctx) // nothing new
+		default:
+			if !errors.Is(err, io.EOF) {
+				f.log.Error("read failed; reopening the file", "file", f.path, "err", err)
+			}
+			f.endSegment()
+		}
+	}
+}
+
+// sleep waits for news about the file: a file system event, a poll tick.
+func (f *follower) sleep(ctx context.Context) {
+	select {
+	case <-f.wake:
+	case <-f.tick.C:
+	case <-ctx.Done():
+	}
+}
+
+// gone reports whether a glob-matched path no longer exists, so that its
+// follower is released.
+func (f *follower) gone() bool {
+	_, err := os.Stat(f.path)
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// endSegment moves on once the framer has handed on a segment's last line.
+func (f *follower) endSegment() {
+	r := f.rd
+	f.rd, f.fr = nil, nil
+	if r.src != r.file {
+		r.src.Close()
+	}
+	if r.next == afterRestart {
+		// Truncated (and any copy read to its end): the same file goes on
+		// from its start as a new file.
+		f.start(newReader(f, r.file, 0, nil))
+		return
+	}
+	r.file.Close()
+	if r.next == afterGone && len(f.succ) == 0 {
+		f.log.Info("file deleted and read to its end; released", "file", f.path)
+	}
+	if len(f.succ) > 0 {
+		next := f.succ[0]
+		f.succ = f.succ[1:]
+		f.start(newReader(f, next, 0, nil))
+	}
+}
+
+// noteSuccessor opens the file the path names now if it is not the one
+// being read nor one already noted.
+func (f *follower) noteSuccessor(cur os.FileInfo) {
+	dev, ino := devIno(cur)
+	if f.rd != nil && dev == f.rd.dev && ino == f.rd.ino {
+		return
+	}
+	for _, s := range f.succ {
+		if fi, err := s.Stat(); err == nil {
+			if d, i := devIno(fi); d == dev && i == ino {
+				return
+			}
+		}
+	}
+	file, err := f.open()
+	if err != nil {
+		return
+	}
+	if fi, err := file.Stat(); err == nil {
+		if d, i := devIno(fi); d == dev && i == ino {
+			f.succ = append(f.succ, file)
+			return
+		}
+	}
+	file.Close() // replaced again between stat and open: seen next time
+}
+
+// start makes r the current segment.
+func (f *follower) start(r *reader) {
+	f.rd = r
+	fr := sources.NewFramer(r, f.path, f.meta, f.src.opt.Pool)
+	fr.SetOffset(r.pos)
+	if f.src.store != nil {
+		path := f.path
+		fr.OnDone = func(off int64) {
+			id := r.ident.Load()
+			if r.goneAt.Load() == off {
+				// The deleted file's last line is delivered: nothing of it
+				// is left to resume.
+				f.src.checkpointed(f.src.store.Delete(path))
+				return
+			}
+			f.src.checkpointed(f.src.store.Set(checkpoint.Entry{Path: path, File: *id, Offset: off}))
+		}
+	}
+	f.fr = fr
+}
+
+// openNext starts the next segment: one queued at start-up, or the file
+// the path names now. It returns false when there is nothing to read yet.
+func (f *follower) openNext() bool {
+	if len(f.succ) > 0 {
+		next := f.succ[0]
+		f.succ = f.succ[1:]
+		f.start(newReader(f, next, 0, nil))
+		return true
+	}
+	file, err := f.open()
+	if err != nil && errors.Is(err, os.ErrNotExist) && f.initial {
+		// Renamed away while stopped, and nothing new created yet: the
+		// file read last may still have lines to finish.
+		f.initial = false
+		if e, ok := f.checkpointEntry(); ok {
+			if old := f.findByIdentity(e); old != nil {
+				f.succ = append(f.newerRotated(old), f.succ...)
+				f.startRotated(old, e)
+				return true
+			}
+		}
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if !f.waitingLogged {
+				f.log.Info("waiting for the file to appear", "file", f.path)
+				f.waitingLogged = true
+			}
+		} else if msg := err.Error(); msg != f.errLogged {
+			f.log.Error("cannot follow file; retrying", "file", f.path, "err", err)
+			f.errLogged = msg
+		}
+		return false
+	}
+	if f.waitingLogged {
+		f.log.Info("file appeared", "file", f.path)
+	}
+	f.waitingLogged, f.errLogged = false, ""
+	initial := f.initial
+	f.initial = false
+	if !initial {
+		f.start(newReader(f, file, 0, nil))
+		return true
+	}
+	f.resume(file)
+	return true
+}
+
+// open opens the path, refusing directories.
+func (f *follower) open() (*os.File, error) {
+	file, err := os.Open(f.path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, fmt.Errorf("stat %s: %w", f.path, err)
+	}
+	if fi.IsDir() {
+		file.Close()
+		return nil, fmt.Errorf("%s is a directory, not a log file", f.path)
+	}
+	return file, nil
+}
+
+// resume decides where reading starts in a file that was there when
+// following started: where its checkpoint says, after finishing the file
+// the checkpoint names if rotation replaced it meanwhile; else per
+// --start-at.
+func (f *follower) resume(file *os.File) {
+	opt := &f.src.opt
+	e, ok := f.checkpointEntry()
+	if !ok {
+		pos := int64(0)
+		if opt.StartAt == StartEnd && f.existed && !f.src.unknownFromStart {
+			pos = lastLineEnd(file)
+		}
+		f.start(newReader(f, file, pos, prefix(file, pos)))
+		return
+	}
+	fi, err := file.Stat()
+	if err == nil {
+		dev, ino := devIno(fi)
+		if dev == e.File.Dev && ino == e.File.Ino && fi.Size() >= e.Offset {
+			if same, _ := e.File.Matches(file); same {
+				f.start(newReader(f, file, e.Offset, prefix(file, int64(e.File.FPLen))))
+				return
+			}
+		}
+	}
+	// The file checkpointed is not at the path any more (or not as it
+	// was): rotation happened while stopped. Finish it where it lies now,
+	// then read the path's current file from its start.
+	if old := f.findByIdentity(e); old != nil {
+		f.succ = append(append(f.newerRotated(old), file), f.succ...)
+		f.startRotated(old, e)
+		return
+	}
+	f.log.Warn("the file read last was rotated away while stopped and is not among the rotated copies; lines it had after the checkpoint cannot be read",
+		"file", f.path, "offset", e.Offset, "rotated", strings.Join(opt.Rotated, ","))
+	f.start(newReader(f, file, 0, nil))
+}
+
+func (f *follower) checkpointEntry() (checkpoint.Entry, bool) {
+	if f.src.store == nil {
+		return checkpoint.Entry{}, false
+	}
+	return f.src.store.Get(f.path)
+}
+
+// startRotated finishes, from its checkpoint, the file read last before a
+// restart, found under its rotated name.
+func (f *follower) startRotated(old *os.File, e checkpoint.Entry) {
+	r := newReader(f, old, e.Offset, prefix(old, int64(e.File.FPLen)))
+	r.dev, r.ino = e.File.Dev, e.File.Ino
+	r.publish()
+	r.fixed, r.next = true, afterReopen
+	f.log.Info("resuming the file read last, rotated while stopped", "file", f.path, "now", old.Name(), "offset", e.Offset)
+	f.start(r)
+}
+
+// prefix reads a file's first bytes, up to fpMax and not past n.
+func prefix(file *os.File, n int64) []byte {
+	if n > fpMax {
+		n = fpMax
+	}
+	buf := make([]byte, n)
+	got, _ := file.ReadAt(buf, 0)
+	return buf[:got]
+}
+
+// lastLineEnd is the offset just past a file's last newline: starting at
+// the end, a line still being written is read whole.
+func lastLineEnd(file *os.File) int64 {
+	fi, err := file.Stat()
+	if err != nil {
+		return 0
+	}
+	end := fi.Size()
+	buf := make([]byte, 64<<10)
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		got, err := file.ReadAt(buf[:n], end-n)
+		if err != nil && int64(got) < n {
+			return 0
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1
+		}
+		end -= n
+	}
+	return 0
+}
+
+// rotatedNames lists the files rotation may have made of this path.
+func (f *follower) rotatedNames() []string {
+	var out []string
+	seen := map[string]bool{f.path: true}
+	for _, pat := range f.src.opt.Rotated {
+		m, _ := filepath.Glob(strings.ReplaceAll(pat, "{path}", f.path))
+		for _, name := range m {
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// findCopy looks among the rotated files for a copy of a truncated file:
+// one that starts with the same bytes and holds more than was read.
+func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
+	if len(fp) == 0 {
+		return nil
+	}
+	for _, name := range f.rotatedNames() {
+		c, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		fi, err := c.Stat()
+		if err == nil && fi.Mode().IsRegular() && fi.Size() > pos {
+			if _, cino := devIno(fi); cino != ino && bytes.Equal(prefix(c, int64(len(fp))), fp) {
+				return c
+			}
+		}
+		c.Close()
+	}
+	return nil
+}
+
+// findByIdentity looks among the rotated files for the one a checkpoint
+// names: the same inode (renamed), or a copy with the same first bytes
+// (copytruncate), holding at least the checkpointed offset.
+func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
+	var copyFile *os.File
+	for _, name := range f.rotatedNames() {
+		c, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		fi, err := c.Stat()
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() < e.Offset {
+			c.Close()
+			continue
+		}
+		if same, _ := e.File.Matches(c); !same || e.File.FPLen == 0 {
+			c.Close()
+			continue
+		}
+		if dev, ino := devIno(fi); dev == e.File.Dev && ino == e.File.Ino {
+			if copyFile != nil {
+				copyFile.Close()
+			}
+			return c
+		}
+		if copyFile == nil {
+			copyFile = c
+		} else {
+			c.Close()
+		}
+	}
+	return copyFile
+}
+
+// newerRotated opens the rotated files modified after old, oldest first:
+// the generations rotated after it while stopped, to be read whole before
+// the path's current file.
+func (f *follower) newerRotated(old *os.File) []*os.File {
+	ofi, err := old.Stat()
+	if err != nil {
+		return nil
+	}
+	type gen struct {
+		f  *os.File
+		fi os.FileInfo
+	}
+	var gens []gen
+	for _, name := range f.rotatedNames() {
+		c, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		fi, err := c.Stat()
+		if err != nil || !fi.Mode().IsRegular() || os.SameFile(fi, ofi) || !fi.ModTime().After(ofi.ModTime()) {
+			c.Close()
+			continue
+		}
+		gens = append(gens, gen{c, fi})
+	}
+	sort.Slice(gens, func(i, j int) bool { return gens[i].fi.ModTime().Before(gens[j].fi.ModTime()) })
+	out := make([]*os.File, len(gens))
+	for i, g := range gens {
+		out[i] = g.f
+		f.log.Info("reading a file rotated while stopped", "file", f.path, "rotated", g.f.Name())
+	}
+	return out
+}
+
+func (f *follower) closeAll() {
+	if r := f.rd; r != nil {
+		if r.src != r.file {
+			r.src.Close()
+		}
+		r.file.Close()
+	}
+	for _, s := range f.succ {
+		s.Close()
+	}
+	f.succ, f.rd, f.fr = nil, nil, nil
+}
+
+// jsonPath is the batch Meta fragment naming the file.
+func jsonPath(path string) []byte {
+	b := append([]byte(`"path":`), annotate.AppendJSONString(nil, []byte(path))...)
+	return append(b, ',')
+}

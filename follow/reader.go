@@ -1,0 +1,249 @@
+package follow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/annotator-dev/annotator/checkpoint"
+)
+
+// fpMax is how many first bytes of a file make its fingerprint: enough to
+// hold a log line's timestamp and more, so two log files almost never
+// share it.
+const fpMax = 1024
+
+// after says what the follower does once a segment has been read to its end.
+type after uint8
+
+const (
+	// afterReopen: the path now names another file (rename or delete and
+	// create): open it and read it from its start.
+	afterReopen after = iota
+	// afterRestart: the same file was truncated (copytruncate, truncate and
+	// rewrite): read it again from its start as a new file.
+	afterRestart
+	// afterGone: the file was deleted and nothing replaced it yet.
+	afterGone
+)
+
+// reader feeds one segment of a path's stream to a sources.Framer: one
+// file from a start offset until rotation ends it. It reads with ReadAt
+// at its own position, so a rotated copy can take over mid-stream at the
+// same offset. All of its state belongs to the follower's goroutine except
+// ident, which acknowledgements read.
+type reader struct {
+	fol  *follower
+	file *os.File // the file the segment is about
+	src  *os.File // where bytes come from: file, or its rotated copy
+	dev  uint64
+	ino  uint64
+	info os.FileInfo // of file, for os.SameFile
+	// fixed: the segment reads a rotated copy or a file found at start-up
+	// by its checkpoint; it is read to its end, never checked for rotation.
+	fixed bool
+	pos   int64
+	fp    []byte // the file's first bytes seen so far, up to fpMax
+	ident atomic.Pointer[checkpoint.Identity]
+	// next is set when Read ends the segment with io.EOF.
+	next after
+	// goneAt is the offset at which a deleted file ended (-1 before): an
+	// acknowledgement reaching it deletes the path's checkpoint.
+	goneAt atomic.Int64
+	// rotatedAt is when the path was first seen to name another file (or
+	// none) while this one was at its end; the switch waits one poll
+	// interval for a writer that has not reopened yet.
+	rotatedAt time.Time
+	// cancel ends the framer's current Next call: Read calls it when there
+	// is nothing new, so the framer keeps a partial line and returns its
+	// buffer to the pool instead of holding it while the file is quiet.
+	cancel  context.CancelFunc
+	scratch []byte
+}
+
+func newReader(fol *follower, file *os.File, pos int64, fp []byte) *reader {
+	r := &reader{fol: fol, file: file, src: file, pos: pos}
+	r.goneAt.Store(-1)
+	if fi, err := file.Stat(); err == nil {
+		r.dev, r.ino = devIno(fi)
+		r.info = fi
+	}
+	r.fp = make([]byte, 0, fpMax)
+	r.fp = append(r.fp, fp...)
+	r.publish()
+	return r
+}
+
+func devIno(fi os.FileInfo) (dev, ino uint64) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev), uint64(st.Ino)
+	}
+	return 0, 0
+}
+
+func nlink(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+func (r *reader) publish() {
+	id := &checkpoint.Identity{Dev: r.dev, Ino: r.ino, FPLen: len(r.fp)}
+	if len(r.fp) > 0 {
+		id.FPHash = checkpoint.Fingerprint(r.fp)
+	}
+	r.ident.Store(id)
+}
+
+// Read implements io.Reader for the framer.
+func (r *reader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.src.ReadAt(p, r.pos)
+		if n > 0 {
+			if !r.fixed && !r.samePrefix() {
+				// The file was truncated and written again while these
+				// bytes were read: they belong to the new content.
+				if r.truncated() {
+					continue
+				}
+				return 0, io.EOF
+			}
+			r.grow(p[:n])
+			r.pos += int64(n)
+			if !r.fixed {
+				// Catch every file the path names while this one is still
+				// being read, however far behind reading is.
+				if cur, err := os.Stat(r.fol.path); err == nil && !os.SameFile(cur, r.info) {
+					r.fol.noteSuccessor(cur)
+				}
+			}
+			return n, nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			r.next = afterReopen
+			return 0, err
+		}
+		switch r.atEnd() {
+		case stateMore:
+			continue
+		case stateEnded:
+			return 0, io.EOF
+		}
+		r.cancel()
+		return 0, nil
+	}
+}
+
+// grow extends the fingerprint with bytes just read at r.pos.
+func (r *reader) grow(data []byte) {
+	have := int64(len(r.fp))
+	if have >= fpMax || r.pos > have || r.pos+int64(len(data)) <= have {
+		return
+	}
+	data = data[have-r.pos:]
+	if room := fpMax - len(r.fp); len(data) > room {
+		data = data[:room]
+	}
+	r.fp = append(r.fp, data...)
+	r.publish()
+}
+
+// samePrefix reports whether the file still starts with the bytes it
+// started with when they were read.
+func (r *reader) samePrefix() bool {
+	if len(r.fp) == 0 {
+		return true
+	}
+	if cap(r.scratch) < len(r.fp) {
+		r.scratch = make([]byte, fpMax)
+	}
+	buf := r.scratch[:len(r.fp)]
+	n, _ := r.file.ReadAt(buf, 0)
+	return n == len(buf) && bytes.Equal(buf, r.fp)
+}
+
+type endState uint8
+
+const (
+	stateIdle  endState = iota // nothing new yet
+	stateMore                  // the source changed: read again
+	stateEnded                 // the segment is over (r.next says what follows)
+)
+
+// atEnd decides what the end of the data means: a quiet file, a file
+// rotated away (read it to its end, then move on), or a truncated one.
+func (r *reader) atEnd() endState {
+	if r.fixed {
+		// A copy or a file found by its checkpoint is complete: whoever
+		// made the segment fixed set r.next.
+		if r.src != r.file {
+			r.src.Close()
+			r.src = r.file
+		}
+		return stateEnded
+	}
+	fi, err := r.file.Stat()
+	if err == nil && (fi.Size() < r.pos || !r.samePrefix()) {
+		if r.truncated() {
+			return stateMore
+		}
+		return stateEnded
+	}
+	cur, err := os.Stat(r.fol.path)
+	switch {
+	case err == nil:
+		dev, ino := devIno(cur)
+		if dev == r.dev && ino == r.ino {
+			r.rotatedAt = time.Time{}
+			return stateIdle
+		}
+		r.fol.noteSuccessor(cur)
+		r.next = afterReopen
+	case errors.Is(err, os.ErrNotExist):
+		if fi != nil && nlink(fi) > 0 {
+			// Renamed, and the new file is not there yet: the writer
+			// may still be writing here.
+			return stateIdle
+		}
+		r.next = afterGone
+	default:
+		return stateIdle
+	}
+	// Rotated: give a writer that has not reopened its log yet one poll
+	// interval to finish writing here before moving on.
+	now := time.Now()
+	if r.rotatedAt.IsZero() {
+		r.rotatedAt = now
+	}
+	if now.Sub(r.rotatedAt) < r.fol.src.opt.RotateWait {
+		return stateIdle
+	}
+	if r.next == afterGone {
+		r.goneAt.Store(r.pos)
+	}
+	return stateEnded
+}
+
+// truncated handles a file that shrank or was rewritten from its start:
+// the lines not yet read are looked for in a rotated copy (copytruncate)
+// and read from there at the same offset; then the file is read again
+// from its start. It returns true when reading goes on from a copy.
+func (r *reader) truncated() bool {
+	r.next = afterRestart
+	if cp := r.fol.findCopy(r.fp, r.pos, r.ino); cp != nil {
+		r.fol.log.Info("file truncated; reading the rest of its lines from the rotated copy",
+			"file", r.fol.path, "copy", cp.Name(), "offset", r.pos)
+		r.src = cp
+		r.fixed = true
+		return true
+	}
+	r.fol.log.Warn("file truncated and no rotated copy holds its unread lines; reading it from the start",
+		"file", r.fol.path, "offset", r.pos)
+	return false
+}
