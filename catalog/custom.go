@@ -45,6 +45,12 @@ func LoadFile(path string) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
+	return Parse(path, data)
+}
+
+// Parse reads a custom catalog already in memory, in the format the
+// extension of path names.
+func Parse(path string, data []byte) (*Catalog, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".tsv", ".tab", ".txt":
 		return ParseTSV(path, bytes.NewReader(data))

@@ -124,7 +124,7 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
-	if err := ops.applyConfig(fs, &paths); err != nil {
+	if err := ops.applyConfig(fs); err != nil {
 		return configError(stderr, err)
 	}
 	if err := core.check(); err != nil {
@@ -137,7 +137,7 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	a, err := ops.start(ctx, &core, paths, log, stdout, stderr)
 	defer ops.finish(nil)
 	if err != nil {
-		return configError(stderr, err)
+		return startFailure(stderr, fs, err)
 	}
 	env := &runEnv{stdin: stdin, stdout: stdout, stderr: stderr, log: log, core: &core, ann: a, paths: paths}
 

@@ -39,6 +39,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return runCodes(args[1:], stdout, stderr)
 		case "lookup":
 			return runLookup(args[1:], stdout, stderr)
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
+		case "stats":
+			return runStats(ctx, args[1:], stdin, stdout, stderr)
 		case "help":
 			fmt.Fprint(stdout, usageText)
 			return 0
@@ -51,6 +55,8 @@ const usageText = `Usage:
   annotator [flags] [FILE...]     annotate FILEs (or standard input; "-" is standard input)
   annotator codes [--format json] list the catalog
   annotator lookup CODE...        show every documented variant of codes
+  annotator check -c FILE         validate a config file and its catalogs, then exit
+  annotator stats [flags] FILE... print only the table of codes seen (see --summary)
 
 Flags:
 `
