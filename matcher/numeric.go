@@ -1,14 +1,10 @@
 package matcher
 
-import (
-	"bytes"
-	"fmt"
-)
+import "fmt"
 
-// numeric serves six-digit codes beginning with 8. It jumps from one '8'
-// to the next with bytes.IndexByte (vectorised), reads the five digits
-// after it and looks the value up in a flat table: no hashing, no
-// allocation, and a cost that is mostly the memchr.
+// numeric serves six-digit codes beginning with 8. It finds the '8's that
+// start a word, reads the five digits after each and looks the value up in
+// a flat table: no hashing, no allocation.
 type numeric struct {
 	// table[v-800000] is the key index plus one for code v, 0 when the
 	// code is not a key.
@@ -37,34 +33,38 @@ func newNumeric(keys []string) (*numeric, error) {
 // or key -1 for a well-formed code the table does not hold. start is -1
 // when there is none.
 func (n *numeric) next(text []byte, from, to int) (start, key int) {
-	i := from
-	for i+6 <= to {
-		j := bytes.IndexByte(text[i:to-5], '8')
-		if j < 0 {
-			return -1, 0
+	for i := from; i+6 <= to; {
+		// A code starting at p needs p+6 <= to.
+		p := indexWordStart8(text, i, to-5)
+		if p < 0 {
+			break
 		}
-		p := i + j
-		v := 0
-		k := 1
-		for ; k < 6; k++ {
-			d := text[p+k] - '0'
-			if d > 9 {
-				break
-			}
-			v = v*10 + int(d)
+		if k := n.check(text, p); k != noCode {
+			return p, k
 		}
-		if k < 6 {
-			// text[p+k] is not a digit, so no code starts before it.
-			i = p + k + 1
-			continue
-		}
-		if !Valid(text, p, p+6) {
-			i = p + 1
-			continue
-		}
-		return p, int(n.table[v]) - 1
+		i = p + 1
 	}
 	return -1, 0
+}
+
+const noCode = -2
+
+// check looks at the six bytes from p, an '8' that starts a word: it
+// returns the key index for a code passing the boundary rule, -1 for such
+// a code not in the table, and noCode when there is no code at p.
+func (n *numeric) check(text []byte, p int) int {
+	v := 0
+	for k := 1; k < 6; k++ {
+		d := text[p+k] - '0'
+		if d > 9 {
+			return noCode
+		}
+		v = v*10 + int(d)
+	}
+	if !Valid(text, p, p+6) {
+		return noCode
+	}
+	return int(n.table[v]) - 1
 }
 
 func (n *numeric) Find(text []byte, from, to int, dst []Match) []Match {

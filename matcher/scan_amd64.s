@@ -1,0 +1,73 @@
+#include "textflag.h"
+
+// func wordStart8(b []byte) int
+//
+// SSE2 (every amd64 CPU has it): sixteen positions per step, the compare
+// against '8' and the word-byte class of the byte before each position
+// done byte-parallel. Only a candidate leaves the loop.
+TEXT ·wordStart8(SB), NOSPLIT, $0-32
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	MOVQ $0x3838383838383838, AX
+	MOVQ AX, X8
+	PUNPCKLQDQ X8, X8   // '8'
+	MOVQ $0x2f2f2f2f2f2f2f2f, AX
+	MOVQ AX, X9
+	PUNPCKLQDQ X9, X9   // '0'-1
+	MOVQ $0x3a3a3a3a3a3a3a3a, AX
+	MOVQ AX, X10
+	PUNPCKLQDQ X10, X10 // '9'+1
+	MOVQ $0x2020202020202020, AX
+	MOVQ AX, X11
+	PUNPCKLQDQ X11, X11 // case bit
+	MOVQ $0x6060606060606060, AX
+	MOVQ AX, X12
+	PUNPCKLQDQ X12, X12 // 'a'-1
+	MOVQ $0x7b7b7b7b7b7b7b7b, AX
+	MOVQ AX, X13
+	PUNPCKLQDQ X13, X13 // 'z'+1
+	MOVQ $0x5f5f5f5f5f5f5f5f, AX
+	MOVQ AX, X14
+	PUNPCKLQDQ X14, X14 // '_'
+	MOVQ $1, DX         // k: the position examined first in this step
+
+loop:
+	LEAQ 16(DX), AX
+	CMPQ AX, CX
+	JA   none
+	MOVOU (SI)(DX*1), X0   // b[k:k+16]
+	MOVOU -1(SI)(DX*1), X1 // b[k-1:k+15], the bytes before them
+	PCMPEQB X8, X0         // X0: byte == '8'
+
+	// Signed compares: bytes >= 0x80 are negative, so never in a range.
+	MOVOU X1, X2
+	PCMPGTB X9, X2  // prev > '0'-1
+	MOVOU X10, X3
+	PCMPGTB X1, X3  // '9'+1 > prev
+	PAND X3, X2     // digit
+	MOVOU X1, X4
+	POR X11, X4     // lower-cased
+	MOVOU X4, X5
+	PCMPGTB X12, X4 // > 'a'-1
+	MOVOU X13, X6
+	PCMPGTB X5, X6  // 'z'+1 >
+	PAND X6, X4     // letter
+	PCMPEQB X14, X1 // '_'
+	POR X4, X2
+	POR X1, X2      // word byte
+	PANDN X0, X2    // '8' after no word byte
+	PMOVMSKB X2, AX
+	TESTL AX, AX
+	JNZ found
+	ADDQ $16, DX
+	JMP loop
+
+found:
+	BSFL AX, AX
+	ADDQ DX, AX
+	MOVQ AX, ret+24(FP)
+	RET
+
+none:
+	MOVQ $-1, ret+24(FP)
+	RET

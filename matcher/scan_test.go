@@ -1,0 +1,71 @@
+package matcher
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// plainWordStart8 is indexWordStart8 written one byte at a time.
+func plainWordStart8(text []byte, i, to int) int {
+	for p := i; p < to; p++ {
+		if text[p] == '8' && (p == 0 || !isWord(text[p-1])) {
+			return p
+		}
+	}
+	return -1
+}
+
+// TestWordStart8Agree holds the vectorised candidate scan (assembly on
+// amd64), its portable SWAR twin and the byte loop to the same answers,
+// on every byte value around every class edge.
+func TestWordStart8Agree(t *testing.T) {
+	alphabet := []byte("8888800999_./:-aAzZ`{@[\x7f\x80\xff\x00 ")
+	for b := 0; b < 256; b++ {
+		alphabet = append(alphabet, byte(b))
+	}
+	r := rand.New(rand.NewSource(7))
+	buf := make([]byte, 200)
+	for n := 0; n < 200000; n++ {
+		text := buf[:r.Intn(len(buf))]
+		for j := range text {
+			if r.Intn(4) == 0 {
+				text[j] = byte(r.Intn(256))
+			} else {
+				text[j] = alphabet[r.Intn(40)]
+			}
+		}
+		i, to := 0, len(text)
+		if len(text) > 0 && n%2 == 1 {
+			i = r.Intn(len(text))
+			to = i + r.Intn(len(text)-i+1)
+		}
+		want := plainWordStart8(text, i, to)
+		if got := indexWordStart8(text, i, to); got != want {
+			t.Fatalf("indexWordStart8(%q, %d, %d) = %d, want %d", text, i, to, got, want)
+		}
+		if len(text) > 0 {
+			if a, g := wordStart8(text), wordStart8Generic(text); a != g {
+				t.Fatalf("wordStart8(%q) = %d, the generic one says %d", text, a, g)
+			}
+		}
+	}
+}
+
+func TestByteClasses(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		w := uint64(b) * lanes01
+		wantWord, wantEight := uint64(0), uint64(0)
+		if isWord(byte(b)) {
+			wantWord = lanes80
+		}
+		if b == '8' {
+			wantEight = lanes80
+		}
+		if got := wordBytes(w); got != wantWord {
+			t.Errorf("wordBytes(%#x) = %#x, want %#x", b, got, wantWord)
+		}
+		if got := eqBytes(w, '8'); got != wantEight {
+			t.Errorf("eqBytes(%#x, '8') = %#x, want %#x", b, got, wantEight)
+		}
+	}
+}
