@@ -121,12 +121,16 @@ type reloader struct {
 	codes   atomic.Pointer[metrics.Codes]
 	sum     [sha256.Size]byte // owned by the run goroutine after start
 	version int64
+	hup     chan os.Signal
+	watcher *fsnotify.Watcher
 }
 
-func newReloader(l *catalogLoader, log *slog.Logger, reg *metrics.Registry) (*reloader, error) {
+func newReloader(l *catalogLoader, log *slog.Logger, reg *metrics.Registry, watch bool) (*reloader, error) {
 	r := &reloader{loader: l, log: log, reg: reg}
+	r.watch(watch)
 	ld, err := l.load()
 	if err != nil {
+		r.close()
 		return nil, err
 	}
 	r.swap(ld)
@@ -158,36 +162,52 @@ func (r *reloader) reload(why string, force bool) {
 	r.log.Info("catalog reloaded", "trigger", why, "version", r.version, "codes", ld.codes.Len())
 }
 
-// run serves reload triggers until ctx is done.
-func (r *reloader) run(ctx context.Context, watch bool) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// watch starts listening for reload triggers. It runs before the first
+// load, so that a change made while the catalogs load is not missed.
+func (r *reloader) watch(files bool) {
+	r.hup = make(chan os.Signal, 1)
+	signal.Notify(r.hup, syscall.SIGHUP)
+	if !files || len(r.loader.files) == 0 {
+		return
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		r.log.Error("cannot watch catalog files; SIGHUP still reloads", "err", err)
+		return
+	}
+	// Watching the directories, not the files, survives a file replaced
+	// by rename (editors, config managers, Kubernetes ConfigMaps), which
+	// would end a watch on the file itself.
+	dirs := map[string]bool{}
+	for _, f := range r.loader.files {
+		d := filepath.Dir(f)
+		if dirs[d] {
+			continue
+		}
+		dirs[d] = true
+		if err := w.Add(d); err != nil {
+			r.log.Error("cannot watch catalog directory; SIGHUP still reloads", "dir", d, "err", err)
+		}
+	}
+	r.watcher = w
+}
 
+// close stops listening for triggers.
+func (r *reloader) close() {
+	signal.Stop(r.hup)
+	if r.watcher != nil {
+		r.watcher.Close()
+	}
+}
+
+// run serves reload triggers until ctx is done.
+func (r *reloader) run(ctx context.Context) {
+	defer r.close()
+	hup := r.hup
 	var events <-chan fsnotify.Event
 	var errs <-chan error
-	if watch && len(r.loader.files) > 0 {
-		w, err := fsnotify.NewWatcher()
-		if err != nil {
-			r.log.Error("cannot watch catalog files; SIGHUP still reloads", "err", err)
-		} else {
-			defer w.Close()
-			// Watching the directories, not the files, survives a file
-			// replaced by rename (editors, config managers, Kubernetes
-			// ConfigMaps), which would end a watch on the file itself.
-			dirs := map[string]bool{}
-			for _, f := range r.loader.files {
-				d := filepath.Dir(f)
-				if dirs[d] {
-					continue
-				}
-				dirs[d] = true
-				if err := w.Add(d); err != nil {
-					r.log.Error("cannot watch catalog directory; SIGHUP still reloads", "dir", d, "err", err)
-				}
-			}
-			events, errs = w.Events, w.Errors
-		}
+	if r.watcher != nil {
+		events, errs = r.watcher.Events, r.watcher.Errors
 	}
 	watched := map[string]bool{}
 	for _, f := range r.loader.files {
@@ -257,7 +277,7 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 			return nil, err
 		}
 	}
-	rel, err := newReloader(l, log, rt.reg)
+	rel, err := newReloader(l, log, rt.reg, o.catalogWatch)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +300,7 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 		if rt.prog != nil {
 			go rt.prog.run(rctx)
 		}
-		rel.run(rctx, o.catalogWatch)
+		rel.run(rctx)
 		if rt.prog != nil {
 			rt.prog.wait()
 		}
