@@ -1,6 +1,10 @@
 package annotate
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -31,6 +35,15 @@ func AppendJSONString(dst, s []byte) []byte {
 func appendJSONBody(dst, s []byte, final bool) ([]byte, int) {
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) {
+			// Most bytes go out as they are: skip them eight at a time.
+			m := needsEscape(binary.LittleEndian.Uint64(s[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if safe[b] {
@@ -69,4 +82,22 @@ func appendJSONBody(dst, s []byte, final bool) ([]byte, int) {
 		i += size
 	}
 	return append(dst, s[start:]...), 0
+}
+
+// needsEscape sets the high bit of each byte of w that safe does not hold:
+// a control byte, '"', '\\' or a byte of a multi-byte (or invalid) UTF-8
+// sequence. No carry crosses from one byte to the next: every sum stays
+// below 0x100.
+func needsEscape(w uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		low7 = 0x7f7f7f7f7f7f7f7f
+	)
+	lo := w & low7
+	control := ^(lo + ones*(0x80-0x20))
+	q := lo ^ ones*'"'
+	quote := ^((q + low7) | q)
+	bs := lo ^ ones*'\\'
+	backslash := ^((bs + low7) | bs)
+	return (w | control | quote | backslash) & (ones * 0x80)
 }
