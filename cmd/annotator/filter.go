@@ -13,6 +13,7 @@ import (
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/catalog"
 	"github.com/annotator-dev/annotator/matcher"
+	"github.com/annotator-dev/annotator/metrics"
 	"github.com/annotator-dev/annotator/pipeline"
 	"github.com/annotator-dev/annotator/sinks"
 	"github.com/annotator-dev/annotator/sources"
@@ -75,6 +76,9 @@ type runEnv struct {
 	ann            *annotate.Annotator
 	// paths are the command's non-flag arguments.
 	paths []string
+	// metrics takes file offsets, checkpoints and Kafka lag; nil when
+	// metrics are off, and safe to call then.
+	metrics *metrics.Registry
 }
 
 // An input is one way of feeding the pipeline (files and stdin, followed
@@ -140,6 +144,7 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return startFailure(stderr, fs, err)
 	}
 	env := &runEnv{stdin: stdin, stdout: stdout, stderr: stderr, log: log, core: &core, ann: a, paths: paths}
+	env.metrics = ops.registry()
 
 	var src pipeline.Source
 	var in input

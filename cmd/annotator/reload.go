@@ -311,6 +311,9 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 // current is the annotator the pipeline reads per batch.
 func (o *opsFlags) current() *atomic.Pointer[annotate.Annotator] { return &o.rt.rel.ann }
 
+// registry is the run's metrics, nil when they are off.
+func (o *opsFlags) registry() *metrics.Registry { return o.rt.reg }
+
 // serving marks the run ready once its input and output are open.
 func (o *opsFlags) serving(in input) {
 	o.rt.source = "stdin"
