@@ -125,18 +125,34 @@ func (s *summary) write(w io.Writer) {
 		// characters would skew any column after it.
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "CODE\tCOUNT\tSHARE\tFIRST\tLAST\tMESSAGE\tMEANING")
+		// Numbers shaped like codes but not in the catalog can be
+		// anything (request ids, amounts); only the most frequent are
+		// listed, so they cannot bury the catalog's codes.
+		unknownShown, unknownLeft, unknownCount := 0, 0, int64(0)
 		for _, st := range stats {
 			msg, meaning := st.message, st.meaning
 			if !st.known {
+				if unknownShown == maxUnknownRows {
+					unknownLeft++
+					unknownCount += st.count
+					continue
+				}
+				unknownShown++
 				msg = "(not in the catalog)"
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%s\t%s\t%s\t%s\n", st.code, st.count,
 				100*float64(st.count)/float64(s.total), s.where(st.first), s.where(st.last), oneLine(msg), oneLine(meaning))
 		}
 		tw.Flush()
+		if unknownLeft > 0 {
+			fmt.Fprintf(&b, "... and %d more numbers not in the catalog, seen %d times\n", unknownLeft, unknownCount)
+		}
 	}
 	io.WriteString(w, b.String())
 }
+
+// maxUnknownRows is how many numbers not in the catalog the table lists.
+const maxUnknownRows = 10
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
