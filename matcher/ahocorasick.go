@@ -12,8 +12,9 @@ import (
 // asks it which keys are present and then finds each key's first
 // occurrence that passes the boundary rule with bytes.Index.
 type ac struct {
-	m    *ahocorasick.Matcher
-	keys [][]byte
+	m      *ahocorasick.Matcher
+	keys   [][]byte
+	maxLen int
 }
 
 func newAC(keys []string) *ac {
@@ -21,7 +22,11 @@ func newAC(keys []string) *ac {
 	for i, k := range keys {
 		bs[i] = []byte(k)
 	}
-	return &ac{m: ahocorasick.NewMatcher(bs), keys: bs}
+	a := &ac{m: ahocorasick.NewMatcher(bs), keys: bs}
+	for _, k := range bs {
+		a.maxLen = max(a.maxLen, len(k))
+	}
+	return a
 }
 
 // firstValid returns the start of key's first occurrence inside
@@ -62,12 +67,27 @@ func (a *ac) Find(text []byte, from, to int, dst []Match) []Match {
 	return dst
 }
 
+// First looks through text in windows that double in size, so that
+// finding a key near the start costs little and a caller that calls First
+// again after each hit (the annotator, over a block of lines) scans each
+// byte a bounded number of times instead of the whole rest of the block
+// per hit.
 func (a *ac) First(text []byte) int {
-	best := -1
-	for _, key := range a.m.MatchThreadSafe(text) {
-		if p := a.firstValid(text, 0, len(text), key); p >= 0 && (best < 0 || p < best) {
-			best = p
+	for from, w := 0, 4096; from < len(text); from, w = from+w, min(2*w, 1<<20) {
+		to := min(len(text), from+w)
+		// Keys starting before to may end up to maxLen-1 bytes later.
+		end := min(len(text), to+a.maxLen-1)
+		best := -1
+		for _, key := range a.m.MatchThreadSafe(text[from:end]) {
+			// An occurrence starting at or after to is judged with the
+			// next window, where the keys it may hide behind are seen.
+			if p := a.firstValid(text, from, end, key); p >= 0 && p < to && (best < 0 || p < best) {
+				best = p
+			}
+		}
+		if best >= 0 {
+			return best
 		}
 	}
-	return best
+	return -1
 }

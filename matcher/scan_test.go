@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"bytes"
 	"math/rand"
 	"testing"
 )
@@ -66,6 +67,38 @@ func TestByteClasses(t *testing.T) {
 		}
 		if got := eqBytes(w, '8'); got != wantEight {
 			t.Errorf("eqBytes(%#x, '8') = %#x, want %#x", b, got, wantEight)
+		}
+	}
+}
+
+// TestFirstAcrossWindows places keys around the edges of the windows the
+// Aho-Corasick engine's First looks through (4 KiB, then 8, 16, ...), with
+// a short key right after a long one that crosses the edge.
+func TestFirstAcrossWindows(t *testing.T) {
+	keys := []string{"898001", "E11000", "ECONNRESET", "E1", "[E42]"}
+	ms := engines(t, keys)
+	r := rand.New(rand.NewSource(5))
+	edges := []int{4096, 4096 + 8192, 4096 + 8192 + 16384}
+	for n := 0; n < 300; n++ {
+		text := bytes.Repeat([]byte("ab "), 12000)
+		edge := edges[r.Intn(len(edges))]
+		for k := r.Intn(3); k >= 0; k-- {
+			key := keys[r.Intn(len(keys))]
+			p := edge - 12 + r.Intn(24)
+			copy(text[p:], " "+key+" ")
+		}
+		if r.Intn(4) == 0 {
+			text = text[:edge+r.Intn(8)] // the text ends near the edge
+		}
+		want := reference(keys, text, 0, len(text))
+		wantFirst := -1
+		if len(want) > 0 {
+			wantFirst = want[0].Start
+		}
+		for e, m := range ms {
+			if got := m.First(text); got != wantFirst {
+				t.Fatalf("%s: First = %d, want %d (keys near %d: %q)", e, got, wantFirst, edge, text[edge-16:min(len(text), edge+16)])
+			}
 		}
 	}
 }
