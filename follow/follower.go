@@ -46,7 +46,10 @@ type follower struct {
 	// read: each is read from its start once the one before it ends. They
 	// are opened as soon as they are seen, so a follower behind by more
 	// than one rotation still reads every generation.
-	succ []*os.File
+	succ []*reader
+	// copies are copytruncate copies to read whole before the truncated
+	// file, oldest first.
+	copies []*os.File
 
 	waitingLogged bool
 	errLogged     string
@@ -112,10 +115,24 @@ func (f *follower) endSegment() {
 	if r.src != r.file {
 		r.src.Close()
 	}
-	if r.next == afterRestart {
-		// Truncated (and any copy read to its end): the same file goes on
-		// from its start as a new file.
-		f.start(newReader(f, r.file, 0, nil))
+	live := r.file
+	switch r.next {
+	case afterCopy:
+		r.file.Close()
+		live = r.live
+		fallthrough
+	case afterRestart:
+		if len(f.copies) > 0 {
+			c := f.copies[0]
+			f.copies = f.copies[1:]
+			nr := newReader(f, c, 0)
+			nr.fixed, nr.next, nr.live = true, afterCopy, live
+			f.start(nr)
+			return
+		}
+		// Truncated, and the copies read to their end: the same file goes
+		// on from its start as a new file.
+		f.start(newReader(f, live, 0))
 		return
 	}
 	r.file.Close()
@@ -125,7 +142,8 @@ func (f *follower) endSegment() {
 	if len(f.succ) > 0 {
 		next := f.succ[0]
 		f.succ = f.succ[1:]
-		f.start(newReader(f, next, 0, nil))
+		f.log.Info("following file", "file", f.path, "offset", 0)
+		f.start(next)
 	}
 }
 
@@ -137,10 +155,8 @@ func (f *follower) noteSuccessor(cur os.FileInfo) {
 		return
 	}
 	for _, s := range f.succ {
-		if fi, err := s.Stat(); err == nil {
-			if d, i := devIno(fi); d == dev && i == ino {
-				return
-			}
+		if s.dev == dev && s.ino == ino {
+			return
 		}
 	}
 	file, err := f.open()
@@ -149,7 +165,7 @@ func (f *follower) noteSuccessor(cur os.FileInfo) {
 	}
 	if fi, err := file.Stat(); err == nil {
 		if d, i := devIno(fi); d == dev && i == ino {
-			f.succ = append(f.succ, file)
+			f.succ = append(f.succ, newReader(f, file, 0))
 			return
 		}
 	}
@@ -183,7 +199,7 @@ func (f *follower) openNext() bool {
 	if len(f.succ) > 0 {
 		next := f.succ[0]
 		f.succ = f.succ[1:]
-		f.start(newReader(f, next, 0, nil))
+		f.start(next)
 		return true
 	}
 	file, err := f.open()
@@ -218,7 +234,8 @@ func (f *follower) openNext() bool {
 	initial := f.initial
 	f.initial = false
 	if !initial {
-		f.start(newReader(f, file, 0, nil))
+		f.log.Info("following file", "file", f.path, "offset", 0)
+		f.start(newReader(f, file, 0))
 		return true
 	}
 	f.resume(file)
@@ -255,7 +272,8 @@ func (f *follower) resume(file *os.File) {
 		if opt.StartAt == StartEnd && f.existed && !f.src.unknownFromStart {
 			pos = lastLineEnd(file)
 		}
-		f.start(newReader(f, file, pos, prefix(file, pos)))
+		f.log.Info("following file", "file", f.path, "offset", pos)
+		f.start(newReader(f, file, pos))
 		return
 	}
 	fi, err := file.Stat()
@@ -263,7 +281,8 @@ func (f *follower) resume(file *os.File) {
 		dev, ino := devIno(fi)
 		if dev == e.File.Dev && ino == e.File.Ino && fi.Size() >= e.Offset {
 			if same, _ := e.File.Matches(file); same {
-				f.start(newReader(f, file, e.Offset, prefix(file, int64(e.File.FPLen))))
+				f.log.Info("following file from its checkpoint", "file", f.path, "offset", e.Offset)
+				f.start(newReader(f, file, e.Offset))
 				return
 			}
 		}
@@ -272,13 +291,13 @@ func (f *follower) resume(file *os.File) {
 	// was): rotation happened while stopped. Finish it where it lies now,
 	// then read the path's current file from its start.
 	if old := f.findByIdentity(e); old != nil {
-		f.succ = append(append(f.newerRotated(old), file), f.succ...)
+		f.succ = append(append(f.newerRotated(old), newReader(f, file, 0)), f.succ...)
 		f.startRotated(old, e)
 		return
 	}
 	f.log.Warn("the file read last was rotated away while stopped and is not among the rotated copies; lines it had after the checkpoint cannot be read",
 		"file", f.path, "offset", e.Offset, "rotated", strings.Join(opt.Rotated, ","))
-	f.start(newReader(f, file, 0, nil))
+	f.start(newReader(f, file, 0))
 }
 
 func (f *follower) checkpointEntry() (checkpoint.Entry, bool) {
@@ -291,7 +310,7 @@ func (f *follower) checkpointEntry() (checkpoint.Entry, bool) {
 // startRotated finishes, from its checkpoint, the file read last before a
 // restart, found under its rotated name.
 func (f *follower) startRotated(old *os.File, e checkpoint.Entry) {
-	r := newReader(f, old, e.Offset, prefix(old, int64(e.File.FPLen)))
+	r := newReader(f, old, e.Offset)
 	r.dev, r.ino = e.File.Dev, e.File.Ino
 	r.publish()
 	r.fixed, r.next = true, afterReopen
@@ -363,7 +382,7 @@ func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 			continue
 		}
 		fi, err := c.Stat()
-		if err == nil && fi.Mode().IsRegular() && fi.Size() > pos {
+		if err == nil && fi.Mode().IsRegular() && fi.Size() >= pos {
 			if _, cino := devIno(fi); cino != ino && bytes.Equal(prefix(c, int64(len(fp))), fp) {
 				return c
 			}
@@ -410,7 +429,16 @@ func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
 // newerRotated opens the rotated files modified after old, oldest first:
 // the generations rotated after it while stopped, to be read whole before
 // the path's current file.
-func (f *follower) newerRotated(old *os.File) []*os.File {
+func (f *follower) newerRotated(old *os.File) []*reader {
+	files := f.newerRotatedFiles(old)
+	out := make([]*reader, len(files))
+	for i, file := range files {
+		out[i] = newReader(f, file, 0)
+	}
+	return out
+}
+
+func (f *follower) newerRotatedFiles(old *os.File) []*os.File {
 	ofi, err := old.Stat()
 	if err != nil {
 		return nil
@@ -446,12 +474,18 @@ func (f *follower) closeAll() {
 		if r.src != r.file {
 			r.src.Close()
 		}
+		if r.live != nil {
+			r.live.Close()
+		}
 		r.file.Close()
 	}
 	for _, s := range f.succ {
-		s.Close()
+		s.file.Close()
 	}
-	f.succ, f.rd, f.fr = nil, nil, nil
+	for _, c := range f.copies {
+		c.Close()
+	}
+	f.succ, f.copies, f.rd, f.fr = nil, nil, nil, nil
 }
 
 // jsonPath is the batch Meta fragment naming the file.

@@ -30,6 +30,9 @@ const (
 	afterRestart
 	// afterGone: the file was deleted and nothing replaced it yet.
 	afterGone
+	// afterCopy: a later copytruncate copy was read whole; the next copy,
+	// or the truncated file from its start, follows.
+	afterCopy
 )
 
 // reader feeds one segment of a path's stream to a sources.Framer: one
@@ -41,6 +44,9 @@ type reader struct {
 	fol  *follower
 	file *os.File // the file the segment is about
 	src  *os.File // where bytes come from: file, or its rotated copy
+	// live is, for a copytruncate copy read whole, the truncated file to
+	// go on with afterwards.
+	live *os.File
 	dev  uint64
 	ino  uint64
 	info os.FileInfo // of file, for os.SameFile
@@ -66,7 +72,11 @@ type reader struct {
 	scratch []byte
 }
 
-func newReader(fol *follower, file *os.File, pos int64, fp []byte) *reader {
+// newReader reads file from pos. It takes the file's fingerprint now, at
+// open time, so that a copytruncate happening before reading starts is
+// still recognised.
+func newReader(fol *follower, file *os.File, pos int64) *reader {
+	fp := prefix(file, fpMax)
 	r := &reader{fol: fol, file: file, src: file, pos: pos}
 	r.goneAt.Store(-1)
 	if fi, err := file.Stat(); err == nil {
@@ -241,9 +251,12 @@ func (r *reader) truncated() bool {
 			"file", r.fol.path, "copy", cp.Name(), "offset", r.pos)
 		r.src = cp
 		r.fixed = true
+		// Copies made by later rotations, while this one was still being
+		// read, hold whole generations: they come before the file again.
+		r.fol.copies = r.fol.newerRotatedFiles(cp)
 		return true
 	}
-	r.fol.log.Warn("file truncated and no rotated copy holds its unread lines; reading it from the start",
+	r.fol.log.Warn("file truncated and no rotated copy starts as it did; lines written after the offset before the truncation, if any, were not read",
 		"file", r.fol.path, "offset", r.pos)
 	return false
 }
