@@ -1,0 +1,98 @@
+package checkpoint
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRoundTripAndAtomicReplace(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Entry{Path: "/var/log/app.log", File: Identity{Dev: 1, Ino: 42, FPLen: 3, FPHash: Fingerprint([]byte("abc"))}, Offset: 1234}
+	if err := s.Set(e); err != nil {
+		t.Fatal(err)
+	}
+	e.Offset = 2000
+	if err := s.Set(e); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := os.ReadDir(dir)
+	if len(names) != 1 || names[0].Name() != FileName {
+		t.Errorf("state directory holds %v, want only %s (no temporary files left)", names, FileName)
+	}
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := s2.Get(e.Path)
+	if !ok || got != e {
+		t.Errorf("read back %+v, %v; want %+v", got, ok, e)
+	}
+	if err := s2.Delete(e.Path); err != nil {
+		t.Fatal(err)
+	}
+	s3, _ := Open(dir)
+	if _, ok := s3.Get(e.Path); ok {
+		t.Error("deleted entry came back")
+	}
+}
+
+func TestCorruptFileReportedAndKept(t *testing.T) {
+	for _, body := range []string{`{"version":1,"files":[{"pa`, `{"version":9,"files":[]}`, `{"version":1,"files":[{"path":"x","offset":-1}]}`, "\x00\x00"} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, FileName), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir)
+		var ce *CorruptError
+		if !errors.As(err, &ce) || s == nil {
+			t.Fatalf("%q: got %v, want a usable store and a CorruptError", body, err)
+		}
+		if len(s.Entries()) != 0 {
+			t.Errorf("%q: entries %v from a corrupt file", body, s.Entries())
+		}
+		kept, err := os.ReadFile(ce.SavedAs)
+		if err != nil || !bytes.Equal(kept, []byte(body)) {
+			t.Errorf("%q: corrupt file not kept as %s: %v", body, ce.SavedAs, err)
+		}
+		if !strings.Contains(ce.Error(), FileName) {
+			t.Errorf("error does not name the file: %v", ce)
+		}
+	}
+}
+
+func TestStateDirMustBeADirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(file); err == nil || !strings.Contains(err.Error(), file) {
+		t.Errorf("Open(%s) = %v, want an error naming it", file, err)
+	}
+	if _, err := Open(filepath.Join(file, "sub")); err == nil {
+		t.Error("a state directory under a file opened")
+	}
+}
+
+func TestIdentityMatches(t *testing.T) {
+	id := Identity{FPLen: 5, FPHash: Fingerprint([]byte("hello"))}
+	for _, tc := range []struct {
+		content string
+		want    bool
+	}{{"hello world", true}, {"hello", true}, {"hell", false}, {"jello world", false}} {
+		got, err := id.Matches(strings.NewReader(tc.content))
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %v, %v; want %v", tc.content, got, err, tc.want)
+		}
+	}
+	if ok, _ := (Identity{}).Matches(strings.NewReader("x")); !ok {
+		t.Error("an empty fingerprint matches every file")
+	}
+}
