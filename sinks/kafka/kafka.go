@@ -24,6 +24,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 
+	"github.com/annotator-dev/annotator/internal/kafkaconn"
 	"github.com/annotator-dev/annotator/pipeline"
 )
 
@@ -94,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
 		MetadataTTL: 10 * time.Second, ClientID: "annotator",
 	}
-	if err := CheckTopics(ctx, tr, cfg.Brokers, []string{cfg.Topic}, cfg.StartTimeout, cfg.Log); err != nil {
+	if err := kafkaconn.CheckTopics(ctx, tr, cfg.Brokers, []string{cfg.Topic}, cfg.StartTimeout, cfg.Log); err != nil {
 		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("kafka output: %w", err)
 	}
@@ -265,72 +266,4 @@ func (b *stickyBalancer) Balance(msg kafkago.Message, partitions ...int) int {
 		return b.murmur2.Balance(msg, partitions...)
 	}
 	return partitions[b.next.Load()%uint64(len(partitions))]
-}
-
-// CheckTopics waits until the brokers answer (retrying with backoff for up
-// to timeout, logging as it goes) and checks that every topic exists. Its
-// errors say which: unreachable brokers, refused credentials, a missing
-// topic.
-func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []string, timeout time.Duration, log *slog.Logger) error {
-	c := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	backoff := 200 * time.Millisecond
-	var lastLog time.Time
-	for {
-		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-		md, err := c.Metadata(actx, &kafkago.MetadataRequest{Topics: topics})
-		acancel()
-		if err == nil {
-			for _, t := range md.Topics {
-				if t.Error != nil {
-					if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
-						return fmt.Errorf("topic %q does not exist on %s", t.Name, strings.Join(brokers, ","))
-					}
-					return fmt.Errorf("topic %q: %w", t.Name, t.Error)
-				}
-			}
-			if len(md.Topics) < len(topics) {
-				return fmt.Errorf("topics %v: the brokers returned metadata for only %d", topics, len(md.Topics))
-			}
-			return nil
-		}
-		if authFailure(err) {
-			return fmt.Errorf("brokers %s refused the credentials: %w", strings.Join(brokers, ","), err)
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("brokers %s unreachable for %s: %w", strings.Join(brokers, ","), timeout, err)
-		}
-		if time.Since(lastLog) >= 5*time.Second {
-			lastLog = time.Now()
-			log.Warn("kafka: brokers not answering, retrying", "brokers", strings.Join(brokers, ","), "err", err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("brokers %s unreachable for %s: %w", strings.Join(brokers, ","), timeout, err)
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// authFailure reports errors from refused credentials or a TLS handshake
-// that cannot succeed by retrying.
-func authFailure(err error) bool {
-	var ke kafkago.Error
-	if errors.As(err, &ke) {
-		switch ke {
-		case kafkago.SASLAuthenticationFailed, kafkago.UnsupportedSASLMechanism, kafkago.IllegalSASLState,
-			kafkago.ClusterAuthorizationFailed, kafkago.TopicAuthorizationFailed:
-			return true
-		}
-	}
-	var certErr *tls.CertificateVerificationError
-	var recErr tls.RecordHeaderError
-	if errors.As(err, &certErr) || errors.As(err, &recErr) {
-		return true
-	}
-	return false
 }

@@ -1,0 +1,109 @@
+// Package kafkaconn holds what the Kafka source and sink share: the
+// start-up check that names what is wrong (unreachable brokers, refused
+// credentials, a missing topic) and a rate limit for repeated warnings.
+package kafkaconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// CheckTopics waits until the brokers answer (retrying with backoff for up
+// to timeout, logging as it goes) and checks that every topic exists. Its
+// errors say which: unreachable brokers, refused credentials, a missing
+// topic.
+func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []string, timeout time.Duration, log *slog.Logger) error {
+	c := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	backoff := 200 * time.Millisecond
+	var lastLog time.Time
+	for {
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		md, err := c.Metadata(actx, &kafkago.MetadataRequest{Topics: topics})
+		acancel()
+		if err == nil {
+			for _, t := range md.Topics {
+				if t.Error != nil {
+					if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
+						return fmt.Errorf("topic %q does not exist on %s", t.Name, strings.Join(brokers, ","))
+					}
+					return fmt.Errorf("topic %q: %w", t.Name, t.Error)
+				}
+			}
+			if len(md.Topics) < len(topics) {
+				return fmt.Errorf("topics %v: the brokers returned metadata for only %d", topics, len(md.Topics))
+			}
+			return nil
+		}
+		if AuthFailure(err) {
+			return fmt.Errorf("brokers %s refused the credentials: %w", strings.Join(brokers, ","), err)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("brokers %s unreachable for %s: %w", strings.Join(brokers, ","), timeout, err)
+		}
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			log.Warn("kafka: brokers not answering, retrying", "brokers", strings.Join(brokers, ","), "err", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("brokers %s unreachable for %s: %w", strings.Join(brokers, ","), timeout, err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// authFailure reports errors from refused credentials or a TLS handshake
+// that cannot succeed by retrying.
+func AuthFailure(err error) bool {
+	var ke kafkago.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kafkago.SASLAuthenticationFailed, kafkago.UnsupportedSASLMechanism, kafkago.IllegalSASLState,
+			kafkago.ClusterAuthorizationFailed, kafkago.TopicAuthorizationFailed:
+			return true
+		}
+	}
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &certErr) || errors.As(err, &recErr) {
+		return true
+	}
+	return false
+}
+
+// Every lets a repeated warning through at most once per interval, so a
+// broker that is down for an hour does not flood the log.
+type Every struct {
+	Interval time.Duration
+	mu       sync.Mutex
+	last     time.Time
+	skipped  int
+}
+
+// Allow reports whether to log now, and how many were held back since the
+// last one that was.
+func (e *Every) Allow() (bool, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if time.Since(e.last) < e.Interval {
+		e.skipped++
+		return false, 0
+	}
+	e.last = time.Now()
+	n := e.skipped
+	e.skipped = 0
+	return true, n
+}

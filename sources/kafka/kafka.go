@@ -1,0 +1,590 @@
+// Package kafka is the source that consumes Kafka topics as a member of a
+// consumer group, delivering at least once.
+//
+// Offsets are committed only for records the sink has durably taken: a
+// batch's Done (which the pipeline calls in order, after the sink's Write
+// returned) moves a partition's acknowledged offset forward, and a
+// committer sends the acknowledged offsets every CommitInterval. Because
+// batches are delivered in order, the acknowledged offset of a partition
+// only moves over records that were all delivered: offset N+1 is never
+// committed while N is outstanding.
+//
+// The group is driven with kafka-go's ConsumerGroup and one fetch loop per
+// assigned partition, rather than its Reader, because of two known Reader
+// problems on rebalance: records fetched before a rebalance stay queued
+// and are handed out afterwards (kafka-go #1398), and a commit made after
+// a rebalance for a record of the previous generation can move the group's
+// offset back (#1308). Here each generation has its own fetch loops and
+// partition states: records of a revoked partition that were not yet
+// handed out are dropped, and commits always carry the generation that
+// fetched the records, which the broker refuses once the group has moved
+// on. When a generation ends (a rebalance, or Close) each partition stops
+// fetching and waits up to DrainTimeout for the records it handed out to
+// be acknowledged, then the acknowledged offsets are committed, and only
+// then does the member rejoin and give its partitions up.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	"github.com/segmentio/kafka-go/sasl"
+
+	"github.com/annotator-dev/annotator/annotate"
+	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/pipeline"
+)
+
+// Config says what to consume and how.
+type Config struct {
+	Brokers []string
+	Topics  []string
+	Group   string
+	TLS     *tls.Config
+	SASL    sasl.Mechanism
+	// Start is where a partition without a committed offset begins:
+	// "first" (the default) or "last".
+	Start string
+	// SessionTimeout: a member silent this long is dropped from the group
+	// and its partitions move. 0 means 30 s.
+	SessionTimeout time.Duration
+	// HeartbeatInterval: 0 means a tenth of SessionTimeout.
+	HeartbeatInterval time.Duration
+	// RebalanceTimeout: how long the group waits for members to rejoin.
+	// 0 means 30 s.
+	RebalanceTimeout time.Duration
+	// CommitInterval: how often acknowledged offsets are committed.
+	// 0 means 1 s.
+	CommitInterval time.Duration
+	// DrainTimeout bounds how long a partition being given up waits for
+	// its records in flight. 0 means 10 s; it must stay well under the
+	// rebalance timeout.
+	DrainTimeout time.Duration
+	// BatchRecords is the most records a batch gathers; 0 means 8192.
+	BatchRecords int
+	// Linger is how long a batch waits for more records after its first;
+	// 0 means 2 ms.
+	Linger time.Duration
+	// FetchBytes is the most bytes one fetch returns; 0 means 1 MiB.
+	FetchBytes int
+	// StartTimeout bounds how long New keeps trying to reach the brokers.
+	// 0 means 30 s.
+	StartTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Source consumes records as pipeline.Records batches.
+type Source struct {
+	cfg       Config
+	transport *kafkago.Transport
+	client    *kafkago.Client
+	group     *kafkago.ConsumerGroup
+	chunks    chan *chunk
+	pending   *chunk        // the rest of a chunk cut to fit a batch
+	stop      chan struct{} // closed by Close: drains stop waiting
+	runCancel context.CancelFunc
+	runDone   chan struct{}
+	closeOnce sync.Once
+	log       *slog.Logger
+	fetchWarn kafkaconn.Every
+	groupWarn kafkaconn.Every
+	// Committed counts successful offset commits (for tests and metrics).
+	Committed atomic.Int64
+}
+
+// chunk is the records of one fetch of one partition.
+type chunk struct {
+	part *partition
+	recs []pipeline.Record
+	offs []int64 // each record's offset
+	end  int64   // offset just past the last record
+}
+
+// partition is one partition's state within one generation.
+type partition struct {
+	topic string
+	id    int
+	mu    sync.Mutex
+	cond  *sync.Cond
+	// revoked: the generation is ending; records not yet handed out are
+	// dropped.
+	revoked bool
+	handed  int64 // offset just past the last record handed to the pipeline
+	acked   int64 // offset just past the last record the sink took
+	sent    int64 // the last offset sent in a commit
+}
+
+func (p *partition) ack(off int64) {
+	p.mu.Lock()
+	if off > p.acked {
+		p.acked = off
+		p.cond.Broadcast()
+	}
+	p.mu.Unlock()
+}
+
+// New checks that the brokers answer and the topics exist, and joins the
+// group in the background.
+func New(ctx context.Context, cfg Config) (*Source, error) {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return nil, errors.New("kafka input: no brokers (--kafka-brokers)")
+	case len(cfg.Topics) == 0:
+		return nil, errors.New("kafka input: no topic (--kafka-topic)")
+	case cfg.Group == "":
+		return nil, errors.New("kafka input: no consumer group (--kafka-group)")
+	}
+	start := kafkago.FirstOffset
+	switch cfg.Start {
+	case "", "first":
+	case "last":
+		start = kafkago.LastOffset
+	default:
+		return nil, fmt.Errorf("kafka input: start %q: want first or last", cfg.Start)
+	}
+	setDefault(&cfg.SessionTimeout, 30*time.Second)
+	setDefault(&cfg.HeartbeatInterval, cfg.SessionTimeout/10)
+	setDefault(&cfg.RebalanceTimeout, 30*time.Second)
+	setDefault(&cfg.CommitInterval, time.Second)
+	setDefault(&cfg.DrainTimeout, 10*time.Second)
+	setDefault(&cfg.Linger, 2*time.Millisecond)
+	setDefault(&cfg.StartTimeout, 30*time.Second)
+	if cfg.BatchRecords <= 0 {
+		cfg.BatchRecords = 8192
+	}
+	if cfg.FetchBytes <= 0 {
+		cfg.FetchBytes = 1 << 20
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	tr := &kafkago.Transport{
+		TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
+		MetadataTTL: 10 * time.Second, ClientID: "annotator",
+	}
+	if err := kafkaconn.CheckTopics(ctx, tr, cfg.Brokers, cfg.Topics, cfg.StartTimeout, cfg.Log); err != nil {
+		tr.CloseIdleConnections()
+		return nil, fmt.Errorf("kafka input: %w", err)
+	}
+	log := cfg.Log
+	group, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID:      cfg.Group,
+		Brokers: cfg.Brokers,
+		Dialer: &kafkago.Dialer{
+			ClientID: "annotator", Timeout: 10 * time.Second, DualStack: true,
+			TLS: cfg.TLS, SASLMechanism: cfg.SASL,
+		},
+		Topics:            cfg.Topics,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		SessionTimeout:    cfg.SessionTimeout,
+		RebalanceTimeout:  cfg.RebalanceTimeout,
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       start,
+		Timeout:           10 * time.Second,
+		// kafka-go's own messages are detail; what matters is reported
+		// from Next and the fetch loops.
+		Logger:      kafkago.LoggerFunc(func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) }),
+		ErrorLogger: kafkago.LoggerFunc(func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) }),
+	})
+	if err != nil {
+		tr.CloseIdleConnections()
+		return nil, fmt.Errorf("kafka input: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Source{
+		cfg: cfg, transport: tr, group: group,
+		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr},
+		chunks:    make(chan *chunk, 4),
+		stop:      make(chan struct{}),
+		runCancel: cancel, runDone: make(chan struct{}),
+		log:       log,
+		fetchWarn: kafkaconn.Every{Interval: 10 * time.Second},
+		groupWarn: kafkaconn.Every{Interval: 10 * time.Second},
+	}
+	go s.run(runCtx)
+	return s, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+// run takes each generation the group hands out and starts its work.
+func (s *Source) run(ctx context.Context) {
+	defer close(s.runDone)
+	for {
+		gen, err := s.group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
+				return
+			}
+			if ok, n := s.groupWarn.Allow(); ok {
+				s.log.Warn("kafka input: joining the consumer group failed, retrying", "group", s.cfg.Group,
+					"brokers", strings.Join(s.cfg.Brokers, ","), "err", err, "suppressed", n)
+			}
+			continue
+		}
+		s.startGeneration(gen)
+	}
+}
+
+func (s *Source) startGeneration(gen *kafkago.Generation) {
+	var parts []*partition
+	var assigned []string
+	var fetchers sync.WaitGroup
+	for topic, as := range gen.Assignments {
+		for _, a := range as {
+			p := &partition{topic: topic, id: a.ID, handed: -1, acked: -1, sent: -1}
+			p.cond = sync.NewCond(&p.mu)
+			parts = append(parts, p)
+			assigned = append(assigned, topic+"/"+strconv.Itoa(a.ID))
+			fetchers.Add(1)
+			offset := a.Offset
+			gen.Start(func(ctx context.Context) {
+				defer fetchers.Done()
+				s.consume(ctx, p, offset)
+			})
+		}
+	}
+	s.log.Info("kafka input: partitions assigned", "group", s.cfg.Group, "generation", gen.ID, "partitions", strings.Join(assigned, ","))
+	gen.Start(func(ctx context.Context) { s.commitLoop(ctx, gen, parts, &fetchers) })
+}
+
+// consume fetches one partition until the generation ends, then drains.
+func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
+	defer s.drain(p)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		resp, err := s.client.Fetch(ctx, &kafkago.FetchRequest{
+			Topic: p.topic, Partition: p.id, Offset: offset,
+			MinBytes: 1, MaxBytes: int64(s.cfg.FetchBytes), MaxWait: 500 * time.Millisecond,
+		})
+		if err == nil && resp.Error != nil {
+			err = resp.Error
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, kafkago.OffsetOutOfRange) {
+				// The records were deleted (retention) before they were
+				// read: nothing to do but start from what is left.
+				s.log.Warn("kafka input: offset out of range, restarting from the earliest", "topic", p.topic, "partition", p.id, "offset", offset)
+				offset = kafkago.FirstOffset
+				continue
+			}
+			if ok, n := s.fetchWarn.Allow(); ok {
+				s.log.Warn("kafka input: fetch failed, retrying", "topic", p.topic, "partition", p.id,
+					"brokers", strings.Join(s.cfg.Brokers, ","), "err", err, "suppressed", n)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		c, err := s.read(p, resp.Records, offset)
+		if err != nil {
+			if ok, n := s.fetchWarn.Allow(); ok {
+				s.log.Warn("kafka input: reading a fetch failed, retrying", "topic", p.topic, "partition", p.id, "err", err, "suppressed", n)
+			}
+			continue
+		}
+		if c == nil {
+			continue
+		}
+		offset = c.end
+		select {
+		case s.chunks <- c:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// read copies a fetch's records (at offset or later) into one arena.
+func (s *Source) read(p *partition, rr kafkago.RecordReader, offset int64) (*chunk, error) {
+	if rr == nil {
+		return nil, nil
+	}
+	var c *chunk
+	var arena []byte
+	for {
+		r, err := rr.ReadRecord()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return c, nil
+			}
+			return nil, err
+		}
+		if r.Offset < offset && offset >= 0 {
+			// A fetch may start at the beginning of a compressed batch.
+			discard(r)
+			continue
+		}
+		if c == nil {
+			c = &chunk{part: p}
+			arena = make([]byte, 0, 32<<10)
+		}
+		var rec pipeline.Record
+		if rec.Key, arena, err = readInto(arena, r.Key); err != nil {
+			return nil, err
+		}
+		if rec.Value, arena, err = readInto(arena, r.Value); err != nil {
+			return nil, err
+		}
+		for _, h := range r.Headers {
+			start := len(arena)
+			arena = append(arena, h.Value...)
+			rec.Headers = append(rec.Headers, pipeline.Header{Key: h.Key, Value: arena[start:len(arena):len(arena)]})
+		}
+		start := len(arena)
+		arena = append(arena, `"topic":`...)
+		arena = annotate.AppendJSONString(arena, []byte(p.topic))
+		arena = append(arena, `,"partition":`...)
+		arena = strconv.AppendInt(arena, int64(p.id), 10)
+		arena = append(arena, `,"offset":`...)
+		arena = strconv.AppendInt(arena, r.Offset, 10)
+		arena = append(arena, ',')
+		rec.Meta = arena[start:len(arena):len(arena)]
+		c.recs = append(c.recs, rec)
+		c.offs = append(c.offs, r.Offset)
+		c.end = r.Offset + 1
+	}
+}
+
+func discard(r *kafkago.Record) {
+	if r.Key != nil {
+		r.Key.Close()
+	}
+	if r.Value != nil {
+		r.Value.Close()
+	}
+}
+
+// readInto appends b's bytes to arena and returns them as their own slice
+// (nil for an absent key or value). A full arena is replaced, not grown:
+// the slices already handed out keep pointing at the old one.
+func readInto(arena []byte, b protocol.Bytes) ([]byte, []byte, error) {
+	if b == nil {
+		return nil, arena, nil
+	}
+	defer b.Close()
+	n := b.Len()
+	if cap(arena)-len(arena) < n {
+		arena = make([]byte, 0, max(n, 256<<10))
+	}
+	start := len(arena)
+	arena = arena[:start+n]
+	if _, err := io.ReadFull(b, arena[start:]); err != nil {
+		return nil, arena[:start], fmt.Errorf("read record: %w", err)
+	}
+	return arena[start : start+n : start+n], arena, nil
+}
+
+// drain marks p revoked and waits, up to DrainTimeout or until Close, for
+// the records it handed out to be acknowledged.
+func (s *Source) drain(p *partition) {
+	timeout := time.AfterFunc(s.cfg.DrainTimeout, func() {
+		p.mu.Lock()
+		p.revoked = true // already; the wake-up is what matters
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer timeout.Stop()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() { // wakes the wait below when Close is called
+		select {
+		case <-s.stop:
+			p.mu.Lock()
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		case <-stopped:
+		}
+	}()
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.revoked = true
+	for p.acked < p.handed && time.Now().Before(deadline) && !s.closed() {
+		p.cond.Wait()
+	}
+	if p.acked < p.handed {
+		s.log.Warn("kafka input: giving up a partition with records in flight; they will be consumed again",
+			"topic", p.topic, "partition", p.id, "acknowledged", p.acked, "handed", p.handed)
+	}
+}
+
+func (s *Source) closed() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// commitLoop commits the acknowledged offsets of one generation every
+// CommitInterval, and once more after every partition has drained.
+func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts []*partition, fetchers *sync.WaitGroup) {
+	t := time.NewTicker(s.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.commit(gen, parts)
+		case <-ctx.Done():
+			fetchers.Wait()
+			s.commit(gen, parts)
+			return
+		}
+	}
+}
+
+func (s *Source) commit(gen *kafkago.Generation, parts []*partition) {
+	offsets := map[string]map[int]int64{}
+	type sent struct {
+		p   *partition
+		off int64
+	}
+	var todo []sent
+	for _, p := range parts {
+		p.mu.Lock()
+		acked, prev := p.acked, p.sent
+		p.mu.Unlock()
+		if acked > prev {
+			if offsets[p.topic] == nil {
+				offsets[p.topic] = map[int]int64{}
+			}
+			offsets[p.topic][p.id] = acked
+			todo = append(todo, sent{p, acked})
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	if err := gen.CommitOffsets(offsets); err != nil {
+		// The records stay uncommitted and will be consumed again by
+		// whoever owns the partitions next: at least once.
+		s.log.Warn("kafka input: commit failed; uncommitted records will be consumed again",
+			"group", s.cfg.Group, "generation", gen.ID, "err", err)
+		return
+	}
+	s.Committed.Add(1)
+	for _, x := range todo {
+		x.p.mu.Lock()
+		if x.off > x.p.sent {
+			x.p.sent = x.off
+		}
+		x.p.mu.Unlock()
+	}
+}
+
+// Next returns the next batch of records, waiting for at least one.
+func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
+	b := &pipeline.Batch{Kind: pipeline.Records, Stream: "kafka"}
+	var acks []chunkAck
+	if s.pending != nil {
+		c := s.pending
+		s.pending = nil
+		acks = s.take(b, c, acks)
+	}
+	for len(b.Records) == 0 {
+		select {
+		case c := <-s.chunks:
+			acks = s.take(b, c, acks)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.stop:
+			return nil, io.EOF
+		}
+	}
+	linger := time.NewTimer(s.cfg.Linger)
+	defer linger.Stop()
+gather:
+	for len(b.Records) < s.cfg.BatchRecords && s.pending == nil {
+		select {
+		case c := <-s.chunks:
+			acks = s.take(b, c, acks)
+		case <-linger.C:
+			break gather
+		case <-ctx.Done():
+			// What was taken is handed on: its partitions count it as
+			// in flight.
+			break gather
+		}
+	}
+	b.Done = func() {
+		for _, a := range acks {
+			a.p.ack(a.end)
+		}
+	}
+	return b, nil
+}
+
+type chunkAck struct {
+	p   *partition
+	end int64
+}
+
+// take adds c's records to b, as many as fit, unless c's partition was
+// revoked, and notes the offset to acknowledge. The rest of a chunk that
+// does not fit waits in s.pending for the next batch.
+func (s *Source) take(b *pipeline.Batch, c *chunk, acks []chunkAck) []chunkAck {
+	p := c.part
+	n := min(len(c.recs), max(1, s.cfg.BatchRecords-len(b.Records)))
+	end := c.end
+	if n < len(c.recs) {
+		end = c.offs[n-1] + 1
+	}
+	p.mu.Lock()
+	if p.revoked {
+		p.mu.Unlock()
+		return acks // the next owner reads these again
+	}
+	p.handed = end
+	p.mu.Unlock()
+	b.Records = append(b.Records, c.recs[:n]...)
+	if n < len(c.recs) {
+		s.pending = &chunk{part: p, recs: c.recs[n:], offs: c.offs[n:], end: c.end}
+	}
+	for i := range acks {
+		if acks[i].p == p {
+			acks[i].end = end
+			return acks
+		}
+	}
+	return append(acks, chunkAck{p: p, end: end})
+}
+
+// Close stops fetching, commits what was acknowledged, and leaves the
+// group. Records handed out but never acknowledged are not committed.
+func (s *Source) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.group.Close() // ends the generation: drains, commits, leaves
+		s.runCancel()
+		<-s.runDone
+		s.transport.CloseIdleConnections()
+	})
+	return nil
+}
