@@ -1,5 +1,27 @@
 #include "textflag.h"
 
+// CANDIDATES leaves in X2 the positions of '8's (X0) whose previous byte
+// (X1) is no word byte; X1, X3-X6 are clobbered. Signed compares: bytes
+// >= 0x80 are negative, so never in a range.
+#define CANDIDATES \
+	PCMPEQB X8, X0;  \ // byte == '8'
+	MOVOU X1, X2;    \
+	PCMPGTB X9, X2;  \ // prev > '0'-1
+	MOVOU X10, X3;   \
+	PCMPGTB X1, X3;  \ // '9'+1 > prev
+	PAND X3, X2;     \ // digit
+	MOVOU X1, X4;    \
+	POR X11, X4;     \ // lower-cased
+	MOVOU X4, X5;    \
+	PCMPGTB X12, X4; \ // > 'a'-1
+	MOVOU X13, X6;   \
+	PCMPGTB X5, X6;  \ // 'z'+1 >
+	PAND X6, X4;     \ // letter
+	PCMPEQB X14, X1; \ // '_'
+	POR X4, X2;      \
+	POR X1, X2;      \ // word byte
+	PANDN X0, X2        // '8' after no word byte
+
 // func wordStart8(b []byte) int
 //
 // SSE2 (every amd64 CPU has it): sixteen positions per step, the compare
@@ -31,31 +53,34 @@ TEXT ·wordStart8(SB), NOSPLIT, $0-32
 	PUNPCKLQDQ X14, X14 // '_'
 	MOVQ $1, DX         // k: the position examined first in this step
 
+	// Thirty-two positions per step while they last, one branch for both
+	// halves, then sixteen.
+loop32:
+	LEAQ 32(DX), AX
+	CMPQ AX, CX
+	JA   loop
+	MOVOU (SI)(DX*1), X0
+	MOVOU -1(SI)(DX*1), X1
+	CANDIDATES
+	MOVOU X2, X7
+	MOVOU 16(SI)(DX*1), X0
+	MOVOU 15(SI)(DX*1), X1
+	CANDIDATES
+	PMOVMSKB X7, AX
+	PMOVMSKB X2, BX
+	SHLL $16, BX
+	ORL  BX, AX
+	JNZ found
+	ADDQ $32, DX
+	JMP loop32
+
 loop:
 	LEAQ 16(DX), AX
 	CMPQ AX, CX
 	JA   none
 	MOVOU (SI)(DX*1), X0   // b[k:k+16]
 	MOVOU -1(SI)(DX*1), X1 // b[k-1:k+15], the bytes before them
-	PCMPEQB X8, X0         // X0: byte == '8'
-
-	// Signed compares: bytes >= 0x80 are negative, so never in a range.
-	MOVOU X1, X2
-	PCMPGTB X9, X2  // prev > '0'-1
-	MOVOU X10, X3
-	PCMPGTB X1, X3  // '9'+1 > prev
-	PAND X3, X2     // digit
-	MOVOU X1, X4
-	POR X11, X4     // lower-cased
-	MOVOU X4, X5
-	PCMPGTB X12, X4 // > 'a'-1
-	MOVOU X13, X6
-	PCMPGTB X5, X6  // 'z'+1 >
-	PAND X6, X4     // letter
-	PCMPEQB X14, X1 // '_'
-	POR X4, X2
-	POR X1, X2      // word byte
-	PANDN X0, X2    // '8' after no word byte
+	CANDIDATES
 	PMOVMSKB X2, AX
 	TESTL AX, AX
 	JNZ found
