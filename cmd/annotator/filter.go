@@ -102,12 +102,12 @@ type output interface {
 // inputs lists the ways in, most specific first: the first that builds a
 // source serves the run. The files input always does.
 func inputs() []input {
-	return []input{&followInput{}, &filesInput{}}
+	return []input{&kafkaInput{}, &followInput{}, &filesInput{}}
 }
 
 // outputs lists the ways out, most specific first; stdout always serves.
 func outputs() []output {
-	return []output{&stdoutOutput{}}
+	return []output{&kafkaOutput{}, &stdoutOutput{}}
 }
 
 func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

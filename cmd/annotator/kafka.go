@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/annotator-dev/annotator/pipeline"
+	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
+	kafkasrc "github.com/annotator-dev/annotator/sources/kafka"
+)
+
+// kafkaPasswordEnv holds the SASL password when --kafka-sasl-password is
+// not given: a password on a command line is visible to every user.
+const kafkaPasswordEnv = "ANNOTATOR_KAFKA_PASSWORD"
+
+// kafkaConn holds the connection settings the Kafka input and output share.
+type kafkaConn struct {
+	brokers        kafkaList
+	tls            bool
+	tlsCA          string
+	tlsCert        string
+	tlsKey         string
+	tlsServerName  string
+	saslMechanism  string
+	saslUser       string
+	saslPassword   string
+	connectTimeout time.Duration
+}
+
+// kafkaList is a repeatable flag taking comma-separated values.
+type kafkaList []string
+
+func (l *kafkaList) String() string { return strings.Join(*l, ",") }
+
+func (l *kafkaList) Set(s string) error {
+	*l = append(*l, splitList(s)...)
+	return nil
+}
+
+// brokersFlag is --kafka-brokers; it also carries the connection settings
+// so that whichever of the input and output registers second finds and
+// shares them.
+type brokersFlag struct{ conn *kafkaConn }
+
+func (f *brokersFlag) String() string {
+	if f.conn == nil {
+		return ""
+	}
+	return f.conn.brokers.String()
+}
+func (f *brokersFlag) Set(s string) error { return f.conn.brokers.Set(s) }
+
+// sharedKafkaConn returns the connection settings registered on fs,
+// registering them first if nobody has.
+func sharedKafkaConn(fs *flag.FlagSet) *kafkaConn {
+	if f := fs.Lookup("kafka-brokers"); f != nil {
+		if bf, ok := f.Value.(*brokersFlag); ok {
+			return bf.conn
+		}
+	}
+	c := &kafkaConn{}
+	fs.Var(&brokersFlag{conn: c}, "kafka-brokers", "Kafka bootstrap brokers, host:port (repeatable, comma-separated)")
+	fs.BoolVar(&c.tls, "kafka-tls", false, "connect to Kafka over TLS (implied by the other --kafka-tls-* flags)")
+	fs.StringVar(&c.tlsCA, "kafka-tls-ca", "", "PEM file of the CA certificates that sign the brokers' certificates (default: the system's)")
+	fs.StringVar(&c.tlsCert, "kafka-tls-cert", "", "PEM file of the client certificate, for brokers that ask for one")
+	fs.StringVar(&c.tlsKey, "kafka-tls-key", "", "PEM file of the client certificate's private key")
+	fs.StringVar(&c.tlsServerName, "kafka-tls-server-name", "", "name to verify the brokers' certificates against (default: the host dialled)")
+	fs.StringVar(&c.saslMechanism, "kafka-sasl", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512")
+	fs.StringVar(&c.saslUser, "kafka-sasl-user", "", "SASL user name")
+	fs.StringVar(&c.saslPassword, "kafka-sasl-password", "", "SASL password (better: the "+kafkaPasswordEnv+" environment variable)")
+	fs.DurationVar(&c.connectTimeout, "kafka-connect-timeout", 30*time.Second, "how long start-up keeps trying to reach the brokers before giving up")
+	return c
+}
+
+func (c *kafkaConn) tlsConfig() (*tls.Config, error) {
+	if !c.tls && c.tlsCA == "" && c.tlsCert == "" && c.tlsKey == "" && c.tlsServerName == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.tlsServerName}
+	if c.tlsCA != "" {
+		pem, err := os.ReadFile(c.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("--kafka-tls-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--kafka-tls-ca %s: no PEM certificate in it", c.tlsCA)
+		}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, fmt.Errorf("--kafka-tls-cert and --kafka-tls-key go together: %w", errUsage)
+	}
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("--kafka-tls-cert %s, --kafka-tls-key %s: %w", c.tlsCert, c.tlsKey, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
+	if c.saslMechanism == "" {
+		if c.saslUser != "" {
+			return nil, fmt.Errorf("--kafka-sasl-user needs --kafka-sasl: %w", errUsage)
+		}
+		return nil, nil
+	}
+	password := c.saslPassword
+	if password == "" {
+		password = os.Getenv(kafkaPasswordEnv)
+	}
+	if c.saslUser == "" {
+		return nil, fmt.Errorf("--kafka-sasl %s needs --kafka-sasl-user: %w", c.saslMechanism, errUsage)
+	}
+	switch strings.ToLower(c.saslMechanism) {
+	case "plain":
+		return plain.Mechanism{Username: c.saslUser, Password: password}, nil
+	case "scram-sha-256":
+		return scram.Mechanism(scram.SHA256, c.saslUser, password)
+	case "scram-sha-512":
+		return scram.Mechanism(scram.SHA512, c.saslUser, password)
+	}
+	return nil, fmt.Errorf("--kafka-sasl %q: want plain, scram-sha-256 or scram-sha-512: %w", c.saslMechanism, errUsage)
+}
+
+// security returns the TLS and SASL settings, or a usage error.
+func (c *kafkaConn) security() (*tls.Config, sasl.Mechanism, error) {
+	if len(c.brokers) == 0 {
+		return nil, nil, fmt.Errorf("no Kafka brokers: give --kafka-brokers: %w", errUsage)
+	}
+	t, err := c.tlsConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := c.sasl()
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, m, nil
+}
+
+// kafkaInput consumes topics as a member of a consumer group.
+type kafkaInput struct {
+	conn           *kafkaConn
+	topics         kafkaList
+	group          string
+	start          string
+	sessionTimeout time.Duration
+	commitInterval time.Duration
+	drainTimeout   time.Duration
+}
+
+func (i *kafkaInput) register(fs *flag.FlagSet) {
+	i.conn = sharedKafkaConn(fs)
+	fs.Var(&i.topics, "kafka-topic", "consume these Kafka topics (repeatable, comma-separated); needs --kafka-group")
+	fs.StringVar(&i.group, "kafka-group", "", "Kafka consumer group: instances in one group share the partitions")
+	fs.StringVar(&i.start, "kafka-start", "first", "where a partition with no committed offset starts: first or last")
+	fs.DurationVar(&i.sessionTimeout, "kafka-session-timeout", 30*time.Second, "a group member silent this long is dropped and its partitions move (at least 6s on a default broker)")
+	fs.DurationVar(&i.commitInterval, "kafka-commit-interval", time.Second, "how often the offsets of delivered records are committed")
+	fs.DurationVar(&i.drainTimeout, "kafka-drain-timeout", 10*time.Second, "how long a partition being given up waits for its records in flight")
+}
+
+func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, error) {
+	if len(i.topics) == 0 {
+		if i.group != "" {
+			return nil, fmt.Errorf("--kafka-group needs --kafka-topic: %w", errUsage)
+		}
+		return nil, nil
+	}
+	if i.group == "" {
+		return nil, fmt.Errorf("--kafka-topic needs --kafka-group: %w", errUsage)
+	}
+	if len(env.paths) > 0 {
+		return nil, fmt.Errorf("--kafka-topic reads Kafka, not the files %s: %w", strings.Join(env.paths, " "), errUsage)
+	}
+	if i.start != "first" && i.start != "last" {
+		return nil, fmt.Errorf("--kafka-start %q: want first or last: %w", i.start, errUsage)
+	}
+	t, m, err := i.conn.security()
+	if err != nil {
+		return nil, err
+	}
+	return kafkasrc.New(ctx, kafkasrc.Config{
+		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: m,
+		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: i.commitInterval,
+		DrainTimeout: i.drainTimeout, StartTimeout: i.conn.connectTimeout, Log: env.log,
+	})
+}
+
+func (*kafkaInput) failures() int { return 0 }
+
+// kafkaOutput produces annotated lines and records to a topic.
+type kafkaOutput struct {
+	conn         *kafkaConn
+	topic        string
+	compression  string
+	batchTimeout time.Duration
+}
+
+func (o *kafkaOutput) register(fs *flag.FlagSet) {
+	o.conn = sharedKafkaConn(fs)
+	fs.StringVar(&o.topic, "kafka-out-topic", "", "produce the annotated lines to this Kafka topic instead of standard output")
+	fs.StringVar(&o.compression, "kafka-compression", "none", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
+	fs.DurationVar(&o.batchTimeout, "kafka-batch-timeout", 2*time.Millisecond, "longest a partly filled produce batch waits for more")
+}
+
+func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, error) {
+	if o.topic == "" {
+		return nil, nil
+	}
+	if _, err := kafkasink.ParseCompression(o.compression); err != nil {
+		return nil, fmt.Errorf("--kafka-compression: %v: %w", err, errUsage)
+	}
+	t, m, err := o.conn.security()
+	if err != nil {
+		return nil, err
+	}
+	return kafkasink.New(ctx, kafkasink.Config{
+		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,
+		Compression: o.compression, BatchTimeout: o.batchTimeout,
+		StartTimeout: o.conn.connectTimeout, Log: env.log,
+	})
+}
