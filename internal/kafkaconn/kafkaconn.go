@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 	defer cancel()
 	backoff := 200 * time.Millisecond
 	var lastLog time.Time
+	eofs := 0
 	for {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		md, err := c.Metadata(actx, &kafkago.MetadataRequest{Topics: topics})
@@ -46,6 +48,17 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 		}
 		if AuthFailure(err) {
 			return fmt.Errorf("brokers %s refused the credentials: %w", strings.Join(brokers, ","), err)
+		}
+		if tr.SASL != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+			// Some brokers hang up on bad credentials instead of
+			// answering with an error: a broker that accepts the
+			// connection and closes it at once, every time, is one.
+			if eofs++; eofs >= 3 {
+				return fmt.Errorf("brokers %s refused the credentials (SASL %s): they closed the connection during authentication: %w",
+					strings.Join(brokers, ","), tr.SASL.Name(), err)
+			}
+		} else {
+			eofs = 0
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("brokers %s unreachable for %s: %w", strings.Join(brokers, ","), timeout, err)
