@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		// A Write hands over a whole pipeline batch; the writer cuts it
 		// by bytes. Kafka refuses record batches over its message size
 		// limit (1 MiB by default), so batches stay under it.
-		BatchSize:    1 << 20,
+		BatchSize:    4096,
 		BatchBytes:   pipeline.DefaultMaxRecord,
 		BatchTimeout: cfg.BatchTimeout,
 		Compression:  comp,
