@@ -15,6 +15,10 @@ type longLines struct {
 	current func() *annotate.Annotator
 	lines   map[string]*longLine
 	chunk   []byte // for copying a spool out
+	// For record sinks: the most input one record may hold, and the lines
+	// seen so far per stream, to name a line that is too long.
+	maxRecord int
+	lineNo    map[string]int64
 }
 
 type longLine struct {
@@ -27,13 +31,25 @@ type longLine struct {
 	// memory bounded.
 	spool    *os.File
 	spoolLen int64
+	// record gathers the input of a line bound for a record sink.
+	record []byte
 }
 
-func newLongLines(current func() *annotate.Annotator) *longLines {
-	return &longLines{current: current, lines: map[string]*longLine{}}
+func newLongLines(current func() *annotate.Annotator, maxRecord int) *longLines {
+	return &longLines{current: current, lines: map[string]*longLine{}, maxRecord: maxRecord, lineNo: map[string]int64{}}
+}
+
+// count notes the lines of a batch bound for a record sink.
+func (ls *longLines) count(b *Batch) {
+	if b.Kind == Lines || b.Kind == LastPiece {
+		ls.lineNo[b.Stream] += b.Stats.Lines
+	}
 }
 
 func (ls *longLines) annotate(ctx context.Context, b *Batch, records bool, sink Sink, s *annotate.Scratch) error {
+	if records {
+		return ls.annotateRecord(b, s)
+	}
 	l := ls.lines[b.Stream]
 	if l == nil {
 		l = &longLine{a: ls.current()}
@@ -67,10 +83,38 @@ func (ls *longLines) annotate(ctx context.Context, b *Batch, records bool, sink 
 			l.closeSpool()
 		}
 	}
-	if records && last {
-		// A record sink sees the line's output as one record.
-		b.Outs = append(b.Outs, Output{Value: b.Out})
+	return nil
+}
+
+// annotateRecord gathers the pieces of a line bound for a record sink and
+// annotates the whole line at its last piece, exactly as a line that fitted
+// a buffer: a record is a unit, and its codes header needs every code.
+// The pieces before the last give the sink nothing to write.
+func (ls *longLines) annotateRecord(b *Batch, s *annotate.Scratch) error {
+	l := ls.lines[b.Stream]
+	if l == nil {
+		l = &longLine{a: ls.current()}
+		ls.lines[b.Stream] = l
 	}
+	b.Stats = annotate.Stats{}
+	b.Out = b.Out[:0]
+	b.Outs = b.Outs[:0]
+	if len(l.record)+len(b.Data) > ls.maxRecord {
+		delete(ls.lines, b.Stream)
+		name := b.Stream
+		if name == "" {
+			name = "standard input"
+		}
+		return fmt.Errorf("line %d of %s is longer than %d bytes, the most one record may hold",
+			ls.lineNo[b.Stream]+1, name, ls.maxRecord)
+	}
+	l.record = append(l.record, b.Data...)
+	if b.Kind != LastPiece {
+		return nil
+	}
+	delete(ls.lines, b.Stream)
+	b.Out = l.a.AppendRecord(b.Out, trimTerm(l.record), b.Meta, s, &b.Stats)
+	b.Outs = appendOutput(b.Outs, l.a, b.Out, nil, nil, s)
 	return nil
 }
 

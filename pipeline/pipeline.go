@@ -119,7 +119,16 @@ type Options struct {
 	// Delivered, when set, is called from the writer goroutine with each
 	// batch the sink has taken, before its Done: metrics hang here.
 	Delivered func(b *Batch)
+	// MaxRecord bounds, for a record sink, the input bytes of one line
+	// that arrives in pieces (longer than a read buffer): its pieces are
+	// gathered so that the sink gets the line as one record, and a longer
+	// line stops the run with an error naming it. 0 means DefaultMaxRecord.
+	MaxRecord int
 }
+
+// DefaultMaxRecord is Kafka's default limit on a message (1 MiB): a longer
+// record would be refused by the broker anyway.
+const DefaultMaxRecord = 1 << 20
 
 type job struct {
 	b    *Batch
@@ -221,7 +230,11 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 	// The writer runs here: in order, long-line pieces, sink, acks.
 	var total annotate.Stats
 	var s annotate.Scratch
-	long := newLongLines(current)
+	maxRecord := opt.MaxRecord
+	if maxRecord <= 0 {
+		maxRecord = DefaultMaxRecord
+	}
+	long := newLongLines(current, maxRecord)
 	defer long.close()
 	writeCtx := abortCtx
 	stopDrainTimer := func() bool { return false }
@@ -253,6 +266,9 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 				werr = err
 				break
 			}
+		}
+		if records {
+			long.count(b)
 		}
 		if err := sink.Write(writeCtx, b); err != nil {
 			werr = fmt.Errorf("write: %w", err)
