@@ -99,7 +99,7 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 		}},
 		{Name: "summary.enabled", Kind: config.Bool, Flag: "summary"},
 	}
-	all = append(all, inputSchema...)
+	all = append(all, inputSchema()...)
 	var out []config.Key
 	for _, k := range all {
 		if fs.Lookup(k.Flag) != nil {
@@ -111,14 +111,37 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 
 // inputSchema holds the keys of the followed-file and Kafka inputs and
 // outputs; each is kept only when its flag is registered.
-var inputSchema = []config.Key{
-	// One [[inputs.file]] section per followed file (or glob).
-	{Name: "inputs.file[].path", Kind: config.String, Flag: "follow"},
-	{Name: "inputs.follow.state", Kind: config.String, Flag: "state"},
-	{Name: "inputs.follow.start_at", Kind: config.String, Flag: "start-at", Check: oneOf("beginning", "end")},
-	{Name: "inputs.follow.poll_interval", Kind: config.Duration, Flag: "poll-interval"},
-	{Name: "inputs.follow.rotated", Kind: config.CSV, Flag: "rotated"},
-	{Name: "inputs.follow.poll_only", Kind: config.Bool, Flag: "poll-only"},
+func inputSchema() []config.Key {
+	return []config.Key{
+		// One [[inputs.file]] section per followed file (or glob).
+		{Name: "inputs.file[].path", Kind: config.String, Flag: "follow"},
+		{Name: "inputs.follow.state", Kind: config.String, Flag: "state"},
+		{Name: "inputs.follow.start_at", Kind: config.String, Flag: "start-at", Check: oneOf("beginning", "end")},
+		{Name: "inputs.follow.poll_interval", Kind: config.Duration, Flag: "poll-interval"},
+		{Name: "inputs.follow.rotated", Kind: config.CSV, Flag: "rotated"},
+		{Name: "inputs.follow.poll_only", Kind: config.Bool, Flag: "poll-only"},
+
+		// The connection, shared by the Kafka input and output.
+		{Name: "kafka.brokers", Kind: config.CSV, Flag: "kafka-brokers"},
+		{Name: "kafka.tls", Kind: config.Bool, Flag: "kafka-tls"},
+		{Name: "kafka.tls_ca", Kind: config.String, Flag: "kafka-tls-ca"},
+		{Name: "kafka.tls_cert", Kind: config.String, Flag: "kafka-tls-cert"},
+		{Name: "kafka.tls_key", Kind: config.String, Flag: "kafka-tls-key"},
+		{Name: "kafka.tls_server_name", Kind: config.String, Flag: "kafka-tls-server-name"},
+		{Name: "kafka.sasl", Kind: config.String, Flag: "kafka-sasl", Check: oneOf("", "plain", "scram-sha-256", "scram-sha-512")},
+		{Name: "kafka.sasl_user", Kind: config.String, Flag: "kafka-sasl-user"},
+		{Name: "kafka.sasl_password", Kind: config.String, Flag: "kafka-sasl-password"},
+		{Name: "kafka.connect_timeout", Kind: config.Duration, Flag: "kafka-connect-timeout"},
+		{Name: "inputs.kafka.topics", Kind: config.CSV, Flag: "kafka-topic"},
+		{Name: "inputs.kafka.group", Kind: config.String, Flag: "kafka-group"},
+		{Name: "inputs.kafka.start", Kind: config.String, Flag: "kafka-start", Check: oneOf("first", "last")},
+		{Name: "inputs.kafka.session_timeout", Kind: config.Duration, Flag: "kafka-session-timeout"},
+		{Name: "inputs.kafka.commit_interval", Kind: config.Duration, Flag: "kafka-commit-interval"},
+		{Name: "inputs.kafka.drain_timeout", Kind: config.Duration, Flag: "kafka-drain-timeout"},
+		{Name: "sinks.kafka.topic", Kind: config.String, Flag: "kafka-out-topic"},
+		{Name: "sinks.kafka.compression", Kind: config.String, Flag: "kafka-compression", Check: oneOf("none", "gzip", "snappy", "lz4", "zstd")},
+		{Name: "sinks.kafka.batch_timeout", Kind: config.Duration, Flag: "kafka-batch-timeout"},
+	}
 }
 
 // applyConfig reads the file named by -c, if any, and applies its values
