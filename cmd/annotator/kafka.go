@@ -192,11 +192,15 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 	if err != nil {
 		return nil, err
 	}
-	return kafkasrc.New(ctx, kafkasrc.Config{
+	cfg := kafkasrc.Config{
 		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: m,
 		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: i.commitInterval,
 		DrainTimeout: i.drainTimeout, StartTimeout: i.conn.connectTimeout, Log: env.log,
-	})
+	}
+	if env.metrics != nil { // a nil registry in the interface would still be called
+		cfg.Lag = env.metrics
+	}
+	return kafkasrc.New(ctx, cfg)
 }
 
 func (*kafkaInput) failures() int { return 0 }

@@ -22,6 +22,12 @@
 // fetching and waits up to DrainTimeout for the records it handed out to
 // be acknowledged, then the acknowledged offsets are committed, and only
 // then does the member rejoin and give its partitions up.
+//
+// Lag is reported per partition, when Config.Lag is set, every
+// CommitInterval: the partition's high watermark, which every fetch
+// response carries, minus the next offset the sink is to take. Records
+// fetched but not yet delivered count as lag, as do records deleted by
+// retention only once they are no longer in the log.
 package kafka
 
 import (
@@ -43,6 +49,7 @@ import (
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/metrics"
 	"github.com/annotator-dev/annotator/pipeline"
 )
 
@@ -82,6 +89,9 @@ type Config struct {
 	// 0 means 30 s.
 	StartTimeout time.Duration
 	Log          *slog.Logger
+	// Lag, when set, is told each assigned partition's lag every
+	// CommitInterval, and 0 once this member gives the partition up.
+	Lag metrics.LagHook
 }
 
 // Source consumes records as pipeline.Records batches.
@@ -123,6 +133,12 @@ type partition struct {
 	handed  int64 // offset just past the last record handed to the pipeline
 	acked   int64 // offset just past the last record the sink took
 	sent    int64 // the last offset sent in a commit
+	// For the lag, from the latest fetch response (-1 until the first):
+	// the offset past the partition's last record, the first offset still
+	// in the log, and the offset this generation started delivering at.
+	hwm      int64
+	logStart int64
+	start    int64
 }
 
 func (p *partition) ack(off int64) {
@@ -247,7 +263,7 @@ func (s *Source) startGeneration(gen *kafkago.Generation) {
 	var fetchers sync.WaitGroup
 	for topic, as := range gen.Assignments {
 		for _, a := range as {
-			p := &partition{topic: topic, id: a.ID, handed: -1, acked: -1, sent: -1}
+			p := &partition{topic: topic, id: a.ID, handed: -1, acked: -1, sent: -1, hwm: -1, logStart: -1, start: -1}
 			p.cond = sync.NewCond(&p.mu)
 			parts = append(parts, p)
 			assigned = append(assigned, topic+"/"+strconv.Itoa(a.ID))
@@ -308,6 +324,7 @@ func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
 			}
 			continue
 		}
+		p.fetched(offset, resp.HighWatermark, resp.LogStartOffset, c)
 		if c == nil {
 			continue
 		}
@@ -434,6 +451,62 @@ func (s *Source) drain(p *partition) {
 	}
 }
 
+// fetched notes what a fetch at offset said of the partition's extent.
+func (p *partition) fetched(offset, hwm, logStart int64, c *chunk) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hwm, p.logStart = hwm, logStart
+	if p.start >= 0 {
+		return
+	}
+	switch {
+	case offset >= 0:
+		p.start = offset
+	case c != nil:
+		p.start = c.offs[0]
+	default:
+		// Started from the log's first or last offset (no committed
+		// offset) and found nothing there: nothing is owed.
+		p.start = hwm
+	}
+}
+
+// lag is how many of p's records the sink has yet to take, as far as the
+// latest fetch knows; ok is false before the first fetch.
+func (p *partition) lag() (lag int64, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hwm < 0 || p.start < 0 {
+		return 0, false
+	}
+	next := p.start
+	if p.acked >= 0 {
+		next = p.acked
+	}
+	// Records deleted before they were read are not owed any more
+	// (LogStartOffset is 0 from brokers too old to send it).
+	next = max(next, p.logStart)
+	return max(p.hwm-next, 0), true
+}
+
+// reportLag tells the Lag hook each partition's lag; gone says the
+// generation has ended and the partitions are given up, so this member
+// owes nothing on them.
+func (s *Source) reportLag(parts []*partition, gone bool) {
+	if s.cfg.Lag == nil {
+		return
+	}
+	for _, p := range parts {
+		lag, ok := p.lag()
+		if gone {
+			lag, ok = 0, true
+		}
+		if ok {
+			s.cfg.Lag.PartitionLag(p.topic, int32(p.id), lag)
+		}
+	}
+}
+
 func (s *Source) closed() bool {
 	select {
 	case <-s.stop:
@@ -452,9 +525,11 @@ func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts 
 		select {
 		case <-t.C:
 			s.commit(gen, parts)
+			s.reportLag(parts, false)
 		case <-ctx.Done():
 			fetchers.Wait()
 			s.commit(gen, parts)
+			s.reportLag(parts, true)
 			return
 		}
 	}
