@@ -76,11 +76,11 @@ func next(t *testing.T, src *kafkasrc.Source, n int) []*pipeline.Batch {
 	return bs
 }
 
-// TestLagCountsUndelivered: the lag reported per partition counts the
+// TestConsumeLagCountsUndelivered: the lag reported per partition counts the
 // records the sink has not taken: fetched or handed out but not
 // acknowledged counts, acknowledged does not, and new records count as
 // soon as a fetch sees them.
-func TestLagCountsUndelivered(t *testing.T) {
+func TestConsumeLagCountsUndelivered(t *testing.T) {
 	b := kafkatest.Start(t)
 	topic := b.CreateTopic("lag", 2)
 	const n = 1000
