@@ -8,9 +8,12 @@
 // created: the fingerprint tells the new file from the old.
 //
 // The state is one JSON file in the state directory, replaced atomically
-// on every change (write a temporary file, fsync it, rename it over the
-// old one), so a crash leaves either the old state or the new one, never
-// a torn file. The directory itself is not fsynced after the rename: if
+// (write a temporary file, fsync it, rename it over the old one), so a
+// crash leaves either the old state or the new one, never a torn file.
+// Set and Delete write at once; Put and Remove only record the change,
+// and Flush writes every recorded change in one go, so a caller can
+// acknowledge deliveries at any rate while the disk sees one write per
+// flush. The directory itself is not fsynced after the rename: if
 // the machine loses power, the state read back may be the previous one,
 // which is behind, never ahead: lines are repeated, not lost.
 package checkpoint
@@ -101,10 +104,16 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 
 // Store is the state of every followed path. It is safe for concurrent use.
 type Store struct {
-	dir  string
-	mu   sync.Mutex
-	ents map[string]Entry
-	buf  bytes.Buffer
+	dir string
+	// mu guards ents and dirty; it is never held during a disk write, so
+	// Put never waits for a slow fsync.
+	mu    sync.Mutex
+	ents  map[string]Entry
+	dirty map[string]bool // paths changed since the last write
+	// writeMu makes writes one at a time, so an older state can never be
+	// renamed over a newer one.
+	writeMu sync.Mutex
+	buf     bytes.Buffer
 }
 
 // Open loads the state in dir, creating dir if needed. It fails when dir
@@ -120,7 +129,7 @@ func Open(dir string) (*Store, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("state directory %s: not a directory", dir)
 	}
-	s := &Store{dir: dir, ents: map[string]Entry{}}
+	s := &Store{dir: dir, ents: map[string]Entry{}, dirty: map[string]bool{}}
 	// Prove the directory writable now rather than at the first batch.
 	probe, err := os.CreateTemp(dir, ".probe-*")
 	if err != nil {
@@ -201,31 +210,78 @@ func (s *Store) sorted() []Entry {
 
 // Set records e and writes the state durably before returning.
 func (s *Store) Set(e Entry) error {
+	s.Put(e)
+	_, err := s.Flush()
+	return err
+}
+
+// Delete forgets path (its file was deleted and fully read) and writes
+// the state durably before returning.
+func (s *Store) Delete(path string) error {
+	s.Remove(path)
+	_, err := s.Flush()
+	return err
+}
+
+// Put records e; the next Flush writes it.
+func (s *Store) Put(e Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.ents[e.Path]; ok && old == e {
-		return nil
+		return
 	}
 	s.ents[e.Path] = e
-	return s.write()
+	s.dirty[e.Path] = true
 }
 
-// Delete forgets path (its file was deleted and fully read).
-func (s *Store) Delete(path string) error {
+// Remove forgets path; the next Flush writes that.
+func (s *Store) Remove(path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.ents[path]; !ok {
-		return nil
+		return
 	}
 	delete(s.ents, path)
-	return s.write()
+	s.dirty[path] = true
 }
 
-// write replaces the state file: temporary file, fsync, rename.
-func (s *Store) write() error {
+// Flush writes the state if anything changed since the last write, and
+// returns the paths whose entries it saved or removed. Put and Remove go
+// on meanwhile; what they record is written by the next Flush. After a
+// failed write the changes stay recorded for the next one.
+func (s *Store) Flush() ([]string, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	if len(s.dirty) == 0 {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	ents := s.sorted()
+	paths := make([]string, 0, len(s.dirty))
+	for p := range s.dirty {
+		paths = append(paths, p)
+	}
+	clear(s.dirty)
+	s.mu.Unlock()
+	if err := s.write(ents); err != nil {
+		s.mu.Lock()
+		for _, p := range paths {
+			s.dirty[p] = true
+		}
+		s.mu.Unlock()
+		return nil, err
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// write replaces the state file: temporary file, fsync, rename. The
+// caller holds writeMu.
+func (s *Store) write(ents []Entry) error {
 	s.buf.Reset()
 	enc := json.NewEncoder(&s.buf)
-	if err := enc.Encode(stateFile{Version: version, Files: s.sorted()}); err != nil {
+	if err := enc.Encode(stateFile{Version: version, Files: ents}); err != nil {
 		return fmt.Errorf("encode checkpoints: %w", err)
 	}
 	tmp, err := os.CreateTemp(s.dir, "."+FileName+".tmp-*")

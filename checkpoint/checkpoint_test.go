@@ -96,3 +96,87 @@ func TestIdentityMatches(t *testing.T) {
 		t.Error("an empty fingerprint matches every file")
 	}
 }
+
+// Put only records; Flush writes every recorded change at once and names
+// the paths it wrote; a failed write keeps the changes for the next one.
+func TestPutFlushAndRetry(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := Entry{Path: "/a.log", File: Identity{Ino: 1}, Offset: 10}
+	b := Entry{Path: "/b.log", File: Identity{Ino: 2}, Offset: 20}
+	s.Put(a)
+	s.Put(b)
+	if _, err := os.Stat(filepath.Join(dir, FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Put wrote the state file (stat: %v)", err)
+	}
+	paths, err := s.Flush()
+	if err != nil || strings.Join(paths, ",") != "/a.log,/b.log" {
+		t.Fatalf("Flush = %v, %v; want both paths", paths, err)
+	}
+	if paths, err := s.Flush(); err != nil || len(paths) != 0 {
+		t.Errorf("Flush with nothing new = %v, %v; want no write", paths, err)
+	}
+
+	// The directory vanishes: the write fails and the change is kept.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	a.Offset = 99
+	s.Put(a)
+	s.Remove(b.Path)
+	if _, err := s.Flush(); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Flush into a missing directory: %v, want an error naming %s", err, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if paths, err := s.Flush(); err != nil || strings.Join(paths, ",") != "/a.log,/b.log" {
+		t.Fatalf("Flush after the failure = %v, %v; want both paths again", paths, err)
+	}
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s2.Get(a.Path); got != a {
+		t.Errorf("read back %+v, want %+v", got, a)
+	}
+	if _, ok := s2.Get(b.Path); ok {
+		t.Error("removed entry came back")
+	}
+}
+
+// Put never waits for a write in progress, and concurrent use is safe.
+func TestPutDuringFlush(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			if _, err := s.Flush(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := int64(1); i <= 2000; i++ {
+		s.Put(Entry{Path: "/x.log", Offset: i})
+	}
+	<-done
+	if _, err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s2.Get("/x.log"); e.Offset != 2000 {
+		t.Errorf("offset %d on disk, want 2000", e.Offset)
+	}
+}

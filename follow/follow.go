@@ -20,6 +20,15 @@
 // (package checkpoint) record the offset just past the last line the sink
 // has taken, so a restart resumes exactly there, also in a file that was
 // rotated away while stopped.
+//
+// Acknowledgements are recorded in memory as the sink takes batches and
+// written to disk by the Source's own goroutine at most once per
+// Options.CheckpointEvery, so a slow disk (a contended fsync can take a
+// second) never holds delivery back: a follower that waited for one fsync
+// per batch fell behind the writer whenever the disk was busy. A clean
+// stop (Close) writes the last acknowledged offsets, so nothing is
+// repeated; after a crash the lines delivered since the last completed
+// write are read again.
 package follow
 
 import (
@@ -95,7 +104,20 @@ type Options struct {
 	NoWatch bool
 	// WithPath puts the file's path into JSON output.
 	WithPath bool
-	Log      *slog.Logger
+	// CheckpointEvery is the least time between two checkpoint writes;
+	// acknowledgements in between are merged into the next write. After
+	// a crash the lines delivered since the last completed write are
+	// read again: about this long's worth, plus those delivered while
+	// that write was under way. 0 writes after every delivered batch
+	// before the next one is delivered: after a crash at most one batch
+	// is repeated, but delivery waits for every fsync.
+	CheckpointEvery time.Duration
+	// Progress, if set, is told after each delivered batch how far into
+	// its file delivery is and how large the file is.
+	Progress func(path string, offset, size int64)
+	// Checkpointed, if set, is told when a path's checkpoint was written.
+	Checkpointed func(path string, at time.Time)
+	Log          *slog.Logger
 }
 
 // Source follows files and multiplexes their lines into one pipeline
@@ -108,6 +130,8 @@ type Source struct {
 
 	out   chan *pipeline.Batch
 	fatal chan error
+	// kick wakes the checkpoint writer after an acknowledgement.
+	kick chan struct{}
 
 	startOnce sync.Once
 	ctx       context.Context
@@ -157,6 +181,7 @@ func New(opt Options) (*Source, error) {
 		unknownFromStart: opt.UnknownFromStart,
 		out:              make(chan *pipeline.Batch),
 		fatal:            make(chan error, 1),
+		kick:             make(chan struct{}, 1),
 	}, nil
 }
 
@@ -199,13 +224,18 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
 	}
 }
 
-// Close stops following and waits for every goroutine to end.
+// Close stops following, waits for every goroutine to end and writes the
+// offsets acknowledged last, so that a restart repeats nothing. Call it
+// once the pipeline has returned: acknowledgements after it are lost.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		s.startOnce.Do(func() {}) // never start after Close
 		if s.cancel != nil {
 			s.cancel()
 			s.wg.Wait()
+		}
+		if s.store != nil {
+			s.closeErr = s.flush()
 		}
 	})
 	return s.closeErr
@@ -223,6 +253,66 @@ func (s *Source) checkpointed(err error) {
 	})
 }
 
+// acked records that the sink took a path's lines up to e.Offset in the
+// file e names, or, with gone, that the path's deleted file was delivered
+// to its end. It runs on the pipeline's delivery goroutine, so it only
+// records, unless every batch is to be written before the next.
+func (s *Source) acked(e checkpoint.Entry, gone bool) {
+	if gone {
+		s.store.Remove(e.Path)
+	} else {
+		s.store.Put(e)
+	}
+	if s.opt.CheckpointEvery <= 0 {
+		s.checkpointed(s.flush())
+		return
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush writes what was acknowledged since the last write.
+func (s *Source) flush() error {
+	paths, err := s.store.Flush()
+	if err != nil {
+		return err
+	}
+	if s.opt.Checkpointed != nil && len(paths) > 0 {
+		now := time.Now()
+		for _, p := range paths {
+			s.opt.Checkpointed(p, now)
+		}
+	}
+	return nil
+}
+
+// writeCheckpoints writes acknowledged offsets as they come, at most once
+// per CheckpointEvery; acknowledgements made during a write or a pause go
+// into the next write together.
+func (s *Source) writeCheckpoints(ctx context.Context) {
+	pause := time.NewTimer(s.opt.CheckpointEvery)
+	defer pause.Stop()
+	for {
+		select {
+		case <-s.kick:
+		case <-ctx.Done():
+			return // Close writes the rest
+		}
+		if err := s.flush(); err != nil {
+			s.checkpointed(err)
+			return
+		}
+		pause.Reset(s.opt.CheckpointEvery)
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 func (s *Source) start() {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
@@ -230,6 +320,13 @@ func (s *Source) start() {
 		defer s.wg.Done()
 		s.manage(s.ctx)
 	}()
+	if s.store != nil && s.opt.CheckpointEvery > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.writeCheckpoints(s.ctx)
+		}()
+	}
 }
 
 // manage owns the followers: it starts one per path (and per file a glob

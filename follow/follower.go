@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -116,24 +117,40 @@ func (f *follower) endSegment() {
 		r.src.Close()
 	}
 	live := r.file
+	var lastCopy *os.File
 	switch r.next {
 	case afterCopy:
-		r.file.Close()
+		lastCopy = r.file
 		live = r.live
 		fallthrough
 	case afterRestart:
 		if len(f.copies) > 0 {
+			if lastCopy != nil {
+				lastCopy.Close()
+			}
 			c := f.copies[0]
 			f.copies = f.copies[1:]
 			nr := newReader(f, c, 0)
 			nr.fixed, nr.next, nr.live = true, afterCopy, live
+			if fi, err := live.Stat(); err == nil {
+				nr.liveInfo = fi
+			}
 			f.start(nr)
 			return
 		}
 		// Truncated, and the copies read to their end: the same file goes
-		// on from its start as a new file.
-		f.start(newReader(f, live, 0))
+		// on from its start as a new file, or after what the last copy
+		// held if that copy was made and the truncation is still to come.
+		pos := int64(0)
+		if lastCopy != nil {
+			pos = f.copiedUpTo(live, nil, lastCopy, r.pos)
+			lastCopy.Close()
+		}
+		f.start(newReader(f, live, pos))
 		return
+	}
+	if len(f.succ) > 0 && f.succ[0].pos == 0 {
+		f.succ[0].pos = f.copiedUpTo(f.succ[0].file, f.succ[0].fp, r.file, r.pos)
 	}
 	r.file.Close()
 	if r.next == afterGone && len(f.succ) == 0 {
@@ -177,20 +194,35 @@ func (f *follower) start(r *reader) {
 	f.rd = r
 	fr := sources.NewFramer(r, f.path, f.meta, f.src.opt.Pool)
 	fr.SetOffset(r.pos)
-	if f.src.store != nil {
-		path := f.path
+	store, progress := f.src.store, f.src.opt.Progress
+	if store != nil || progress != nil {
+		src, path := f.src, f.path
+		// Called on the pipeline's delivery goroutine: r.file is never
+		// reassigned, and ident and goneAt are atomic.
 		fr.OnDone = func(off int64) {
-			id := r.ident.Load()
-			if r.goneAt.Load() == off {
-				// The deleted file's last line is delivered: nothing of it
-				// is left to resume.
-				f.src.checkpointed(f.src.store.Delete(path))
+			if progress != nil {
+				if fi, err := r.file.Stat(); err == nil {
+					progress(path, off, fi.Size())
+				}
+			}
+			if store == nil {
 				return
 			}
-			f.src.checkpointed(f.src.store.Set(checkpoint.Entry{Path: path, File: *id, Offset: off}))
+			// At goneAt the deleted file's last line is delivered: nothing
+			// of it is left to resume.
+			src.acked(checkpoint.Entry{Path: path, File: *r.ident.Load(), Offset: off}, r.goneAt.Load() == off)
 		}
 	}
 	f.fr = fr
+	if _, ok := f.checkpointEntry(); store != nil && !ok {
+		// A path's first file is checkpointed where reading starts before
+		// any of its lines is handed on: a crash before the first
+		// acknowledgement is written must still leave the file known, or
+		// a restart would start at whatever the path names then and miss
+		// the generations rotated meanwhile.
+		store.Put(checkpoint.Entry{Path: f.path, File: *r.ident.Load(), Offset: r.pos})
+		f.src.checkpointed(f.src.flush())
+	}
 }
 
 // openNext starts the next segment: one queued at start-up, or the file
@@ -318,6 +350,60 @@ func (f *follower) startRotated(old *os.File, e checkpoint.Entry) {
 	f.start(r)
 }
 
+// copiedUpTo is where reading the live file starts after cp, the
+// generation just read to n, when cp is a copytruncate copy of it (the
+// copy is made first, then the file truncated). Reading the file from
+// its start would repeat cp's lines when
+//
+//   - its truncation is still to come: it still holds cp's first n bytes,
+//     the first and last of them where they stand in cp; or
+//   - it was opened (openFP: its first bytes then, if known) before the
+//     truncation, with cp's content: the reader then sees the truncation
+//     and reads what cp holds past n from cp (reader.truncated).
+//
+// In both cases reading goes on at n, which also covers a copy read while
+// it was still being made. It is 0 otherwise.
+func (f *follower) copiedUpTo(live *os.File, openFP []byte, cp *os.File, n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	lfi, err := live.Stat()
+	if err != nil {
+		return 0
+	}
+	if cfi, err := cp.Stat(); err != nil || os.SameFile(lfi, cfi) {
+		return 0
+	}
+	k := min(n, fpMax)
+	head := make([]byte, k)
+	if got, _ := cp.ReadAt(head, 0); int64(got) != k {
+		return 0
+	}
+	if int64(len(openFP)) >= k && bytes.Equal(openFP[:k], head) {
+		f.log.Info("the file held the lines of its copy when opened; reading on after them",
+			"file", f.path, "copy", cp.Name(), "offset", n)
+		return n
+	}
+	if lfi.Size() < n {
+		return 0
+	}
+	tail, b := make([]byte, k), make([]byte, k)
+	if got, _ := cp.ReadAt(tail, n-k); int64(got) != k {
+		return 0
+	}
+	for _, want := range []struct {
+		at int64
+		p  []byte
+	}{{0, head}, {n - k, tail}} {
+		if got, _ := live.ReadAt(b, want.at); int64(got) != k || !bytes.Equal(b, want.p) {
+			return 0
+		}
+	}
+	f.log.Info("the file's copy holds its lines so far and its truncation is still to come; reading on after them",
+		"file", f.path, "copy", cp.Name(), "offset", n)
+	return n
+}
+
 // prefix reads a file's first bytes, up to fpMax and not past n.
 func prefix(file *os.File, n int64) []byte {
 	if n > fpMax {
@@ -370,58 +456,104 @@ func (f *follower) rotatedNames() []string {
 	return out
 }
 
+// rotatedFile is a rotated file opened, with what it was when opened.
+type rotatedFile struct {
+	f  *os.File
+	fi os.FileInfo
+}
+
+// rotatedFiles opens the path's rotated files as one consistent snapshot.
+// A rotation renames them one by one (app.log.2 to app.log.3, then
+// app.log.1 to app.log.2), so a listing made meanwhile can miss one: the
+// names are listed again after opening, each must still name the file
+// opened, or the whole is done again.
+func (f *follower) rotatedFiles() []rotatedFile {
+	var out []rotatedFile
+	for attempt := 0; ; attempt++ {
+		names := f.rotatedNames()
+		out = out[:0]
+		stable := true
+		for _, name := range names {
+			c, err := os.Open(name)
+			if err != nil {
+				stable = false // renamed away since listed
+				continue
+			}
+			fi, err := c.Stat()
+			if err != nil || !fi.Mode().IsRegular() {
+				c.Close()
+				continue
+			}
+			out = append(out, rotatedFile{c, fi})
+		}
+		if stable {
+			stable = slices.Equal(names, f.rotatedNames())
+		}
+		for _, r := range out {
+			if !stable {
+				break
+			}
+			cur, err := os.Stat(r.f.Name())
+			stable = err == nil && os.SameFile(cur, r.fi)
+		}
+		if stable || attempt == 5 {
+			return out
+		}
+		for _, r := range out {
+			r.f.Close()
+		}
+		// A rotation is a few renames: it is over in moments.
+		time.Sleep(time.Millisecond << attempt)
+	}
+}
+
 // findCopy looks among the rotated files for a copy of a truncated file:
 // one that starts with the same bytes and holds more than was read.
 func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 	if len(fp) == 0 {
 		return nil
 	}
-	for _, name := range f.rotatedNames() {
-		c, err := os.Open(name)
-		if err != nil {
-			continue
-		}
-		fi, err := c.Stat()
-		if err == nil && fi.Mode().IsRegular() && fi.Size() >= pos {
-			if _, cino := devIno(fi); cino != ino && bytes.Equal(prefix(c, int64(len(fp))), fp) {
-				return c
+	var found *os.File
+	for _, r := range f.rotatedFiles() {
+		if found == nil && r.fi.Size() >= pos {
+			if _, cino := devIno(r.fi); cino != ino && bytes.Equal(prefix(r.f, int64(len(fp))), fp) {
+				found = r.f
+				continue
 			}
 		}
-		c.Close()
+		r.f.Close()
 	}
-	return nil
+	return found
 }
 
 // findByIdentity looks among the rotated files for the one a checkpoint
-// names: the same inode (renamed), or a copy with the same first bytes
-// (copytruncate), holding at least the checkpointed offset.
+// names: the same inode and first bytes (renamed), or a copy with the
+// same first bytes (copytruncate), holding at least the checkpointed
+// offset.
 func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
-	var copyFile *os.File
-	for _, name := range f.rotatedNames() {
-		c, err := os.Open(name)
-		if err != nil {
-			continue
-		}
-		fi, err := c.Stat()
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() < e.Offset {
-			c.Close()
-			continue
-		}
-		if same, _ := e.File.Matches(c); !same || e.File.FPLen == 0 {
-			c.Close()
-			continue
-		}
-		if dev, ino := devIno(fi); dev == e.File.Dev && ino == e.File.Ino {
-			if copyFile != nil {
-				copyFile.Close()
+	var same, copyFile *os.File
+	for _, r := range f.rotatedFiles() {
+		keep := false
+		if same == nil && r.fi.Size() >= e.Offset {
+			// A file checkpointed while still empty has no fingerprint:
+			// only its inode tells it, and no copy can be recognised.
+			if ok, _ := e.File.Matches(r.f); ok {
+				if dev, ino := devIno(r.fi); dev == e.File.Dev && ino == e.File.Ino {
+					same, keep = r.f, true
+				} else if copyFile == nil && e.File.FPLen > 0 {
+					copyFile, keep = r.f, true
+				}
 			}
-			return c
 		}
-		if copyFile == nil {
-			copyFile = c
-		} else {
-			c.Close()
+		if !keep {
+			r.f.Close()
 		}
+	}
+	if same != nil {
+		if copyFile != nil {
+			copyFile.Close()
+		}
+		return same
 	}
 	return copyFile
 }
@@ -430,7 +562,7 @@ func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
 // the generations rotated after it while stopped, to be read whole before
 // the path's current file.
 func (f *follower) newerRotated(old *os.File) []*reader {
-	files := f.newerRotatedFiles(old)
+	files := f.newerRotatedFiles(old, nil)
 	out := make([]*reader, len(files))
 	for i, file := range files {
 		out[i] = newReader(f, file, 0)
@@ -438,33 +570,33 @@ func (f *follower) newerRotated(old *os.File) []*reader {
 	return out
 }
 
-func (f *follower) newerRotatedFiles(old *os.File) []*os.File {
+// newerRotatedFiles opens the rotated files modified after old, oldest
+// first. With live (a truncated file whose copies are wanted), the list
+// ends before live itself, should it have been renamed: what comes after
+// it are rotations of the files that replaced it, read as its successors.
+func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File {
 	ofi, err := old.Stat()
 	if err != nil {
 		return nil
 	}
-	type gen struct {
-		f  *os.File
-		fi os.FileInfo
-	}
-	var gens []gen
-	for _, name := range f.rotatedNames() {
-		c, err := os.Open(name)
-		if err != nil {
+	var gens []rotatedFile
+	for _, r := range f.rotatedFiles() {
+		if os.SameFile(r.fi, ofi) || !r.fi.ModTime().After(ofi.ModTime()) {
+			r.f.Close()
 			continue
 		}
-		fi, err := c.Stat()
-		if err != nil || !fi.Mode().IsRegular() || os.SameFile(fi, ofi) || !fi.ModTime().After(ofi.ModTime()) {
-			c.Close()
-			continue
-		}
-		gens = append(gens, gen{c, fi})
+		gens = append(gens, r)
 	}
 	sort.Slice(gens, func(i, j int) bool { return gens[i].fi.ModTime().Before(gens[j].fi.ModTime()) })
-	out := make([]*os.File, len(gens))
-	for i, g := range gens {
-		out[i] = g.f
-		f.log.Info("reading a file rotated while stopped", "file", f.path, "rotated", g.f.Name())
+	var out []*os.File
+	cut := false
+	for _, g := range gens {
+		if cut = cut || (live != nil && os.SameFile(g.fi, live)); cut {
+			g.f.Close()
+			continue
+		}
+		out = append(out, g.f)
+		f.log.Info("reading a rotated file", "file", f.path, "rotated", g.f.Name())
 	}
 	return out
 }

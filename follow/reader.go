@@ -45,11 +45,12 @@ type reader struct {
 	file *os.File // the file the segment is about
 	src  *os.File // where bytes come from: file, or its rotated copy
 	// live is, for a copytruncate copy read whole, the truncated file to
-	// go on with afterwards.
-	live *os.File
-	dev  uint64
-	ino  uint64
-	info os.FileInfo // of file, for os.SameFile
+	// go on with afterwards; liveInfo is what it was then.
+	live     *os.File
+	liveInfo os.FileInfo
+	dev      uint64
+	ino      uint64
+	info     os.FileInfo // of file, for os.SameFile
 	// fixed: the segment reads a rotated copy or a file found at start-up
 	// by its checkpoint; it is read to its end, never checked for rotation.
 	fixed bool
@@ -126,12 +127,15 @@ func (r *reader) Read(p []byte) (int, error) {
 			}
 			r.grow(p[:n])
 			r.pos += int64(n)
-			if !r.fixed {
-				// Catch every file the path names while this one is still
-				// being read, however far behind reading is.
-				if cur, err := os.Stat(r.fol.path); err == nil && !os.SameFile(cur, r.info) {
-					r.fol.noteSuccessor(cur)
-				}
+			// Catch every file the path names while this one is still
+			// being read, however far behind reading is: also while a
+			// rotated copy or the file read before a restart is.
+			pathFile := r.info
+			if r.liveInfo != nil {
+				pathFile = r.liveInfo
+			}
+			if cur, err := os.Stat(r.fol.path); err == nil && !os.SameFile(cur, pathFile) {
+				r.fol.noteSuccessor(cur)
 			}
 			return n, nil
 		}
@@ -253,7 +257,7 @@ func (r *reader) truncated() bool {
 		r.fixed = true
 		// Copies made by later rotations, while this one was still being
 		// read, hold whole generations: they come before the file again.
-		r.fol.copies = r.fol.newerRotatedFiles(cp)
+		r.fol.copies = r.fol.newerRotatedFiles(cp, r.info)
 		return true
 	}
 	r.fol.log.Warn("file truncated and no rotated copy starts as it did; lines written after the offset before the truncation, if any, were not read",

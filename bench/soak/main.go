@@ -1,15 +1,24 @@
 // Command soak is the follower's rotation soak: it writes numbered,
 // timestamped lines to a log at a high rate for a while, rotating the log
-// (rename and copytruncate in turn) and restarting the annotator (SIGTERM,
-// and SIGKILL every third time) on schedules, and reports how many lines
-// were lost or repeated and how far behind the writer delivery was.
+// (rename and copytruncate in turn, keeping -keep rotated generations as
+// logrotate's "rotate N" does) and restarting the annotator (SIGTERM, and
+// SIGKILL every third time) on schedules, and reports how many lines were
+// lost or repeated, how far behind the writer delivery was, the CPU time
+// the annotator used and the machine's load meanwhile.
+//
+// A lost line is either the follower's fault or the rotator's: a
+// generation deleted (the oldest of -keep) before all of its lines were
+// delivered means the follower was more rotations behind than are kept,
+// which no follower survives once it has been restarted meanwhile. The
+// report tells the two apart; either fails the run.
 //
 //	go run ./bench/soak -duration 2m
+//	go run ./bench/soak -args "--checkpoint-interval 0"
 package main
 
 import (
 	"bufio"
-	"encoding/json"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,9 +41,14 @@ func main() {
 	rotateEvery := flag.Duration("rotate-every", 2*time.Second, "time between rotations")
 	kinds := flag.String("kinds", "rename,copytruncate", "rotation kinds used in turn")
 	restartEvery := flag.Duration("restart-every", 15*time.Second, "time between annotator restarts (0: never); every third is a SIGKILL")
+	keep := flag.Int("keep", 5, "rotated generations kept; the oldest is deleted at each rotation")
 	bin := flag.String("bin", "", "annotator binary (default: built from this module)")
 	dir := flag.String("dir", "", "working directory (default: a temporary one)")
+	extra := flag.String("args", "", "more annotator arguments, space-separated")
 	flag.Parse()
+	if *keep < 1 {
+		log.Fatal("-keep: want at least 1")
+	}
 
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "annotator-soak")
@@ -52,16 +67,19 @@ func main() {
 		}
 	}
 	path := filepath.Join(*dir, "app.log")
-	w, err := newWriter(path)
+	st := newStats()
+	w, err := newWriter(path, *keep, st)
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := w.write(1); err != nil {
 		log.Fatal(err)
 	}
-	st := newStats()
 	args := []string{"--follow", path, "--state", filepath.Join(*dir, "state"), "--format", "json", "--poll-interval", "50ms"}
+	args = append(args, strings.Fields(*extra)...)
+	var cpu time.Duration // the annotator's, over every run
 	run := start(*bin, args, st)
+	var load loadSampler
 
 	kindList := strings.Split(*kinds, ",")
 	perTick := *rate / 1000
@@ -78,6 +96,7 @@ func main() {
 		if now.Sub(begin) >= *duration {
 			break
 		}
+		load.sample(now)
 		want := int(now.Sub(begin).Seconds() * float64(*rate))
 		if n := want - w.seq; n > 0 {
 			if n > 20*perTick {
@@ -100,7 +119,7 @@ func main() {
 			if kill {
 				kills++
 			}
-			run.stop(kill)
+			cpu += run.stop(kill)
 			run = start(*bin, args, st)
 			nextRestart = now.Add(*restartEvery)
 		}
@@ -109,12 +128,14 @@ func main() {
 	wrote := time.Since(begin)
 	// Wait for the follower to catch up, then stop it cleanly.
 	deadline := time.Now().Add(60 * time.Second)
-	for st.distinctUpTo(written) < written && time.Now().Before(deadline) {
+	for st.distinct() < written && time.Now().Before(deadline) {
 		st.waitChange(time.Second)
+		load.sample(time.Now())
 	}
-	run.stop(false)
+	caughtUp := time.Since(begin)
+	cpu += run.stop(false)
 
-	lost, dup := st.result(written)
+	lost, rotatedAway, dup := st.result(written)
 	lags := st.lagsSorted()
 	q := func(p float64) time.Duration {
 		if len(lags) == 0 {
@@ -124,8 +145,16 @@ func main() {
 	}
 	fmt.Printf("soak: %s writing, %d lines (%.0f lines/s), %d rotations (%s), %d restarts (%d SIGKILL)\n",
 		wrote.Round(time.Second), written, float64(written)/wrote.Seconds(), rotations, *kinds, restarts, kills)
-	fmt.Printf("lines lost: %d\nlines repeated: %d\n", lost, dup)
+	fmt.Printf("lines lost: %d\n", lost)
+	if lost > 0 {
+		fmt.Printf("  of which in generations deleted by the rotator before they were delivered (the follower was more than %d rotations, %s, behind): %d\n",
+			*keep, time.Duration(*keep)*(*rotateEvery), rotatedAway)
+		fmt.Printf("  of which lost by the follower: %d\n", lost-rotatedAway)
+	}
+	fmt.Printf("lines repeated: %d\n", dup)
 	fmt.Printf("lag (write to delivery): p50 %s, p99 %s, max %s\n", q(0.5), q(0.99), q(1))
+	fmt.Printf("annotator CPU: %s in %s (%.0f%% of one core); load average (1 min) mean %.2f, max %.2f on %d cores\n",
+		cpu.Round(10*time.Millisecond), caughtUp.Round(time.Second), 100*cpu.Seconds()/caughtUp.Seconds(), load.mean(), load.max, runtime.NumCPU())
 	if lost > 0 {
 		os.Exit(1)
 	}
@@ -133,13 +162,19 @@ func main() {
 
 type writer struct {
 	path string
+	keep int
+	st   *stats
 	f    *os.File
 	seq  int
 	buf  []byte
+	// gens are the first and last line of each rotated generation, oldest
+	// first; first is the first line of the file being written.
+	gens  [][2]int
+	first int
 }
 
-func newWriter(path string) (*writer, error) {
-	w := &writer{path: path}
+func newWriter(path string, keep int, st *stats) (*writer, error) {
+	w := &writer{path: path, keep: keep, st: st, first: 1}
 	return w, w.open()
 }
 
@@ -161,9 +196,15 @@ func (w *writer) write(n int) error {
 }
 
 func (w *writer) rotate(kind string) error {
-	// Keep five generations, as a logrotate "rotate 5" would.
-	os.Remove(fmt.Sprintf("%s.%d", w.path, 5))
-	for i := 4; i >= 1; i-- {
+	// Keep w.keep generations, as a logrotate "rotate N" would.
+	if len(w.gens) >= w.keep {
+		g := w.gens[len(w.gens)-w.keep]
+		w.st.deleting(g[0], g[1])
+	}
+	w.gens = append(w.gens, [2]int{w.first, w.seq})
+	w.first = w.seq + 1
+	os.Remove(fmt.Sprintf("%s.%d", w.path, w.keep))
+	for i := w.keep - 1; i >= 1; i-- {
 		from := fmt.Sprintf("%s.%d", w.path, i)
 		if _, err := os.Stat(from); err == nil {
 			if err := os.Rename(from, fmt.Sprintf("%s.%d", w.path, i+1)); err != nil {
@@ -200,43 +241,84 @@ func (w *writer) rotate(kind string) error {
 }
 
 type stats struct {
-	mu      sync.Mutex
-	counts  map[int]int
-	lags    []time.Duration
-	changed chan struct{}
+	mu sync.Mutex
+	// counts[seq] is how often line seq was delivered.
+	counts    []uint16
+	nDistinct int
+	lags      []time.Duration
+	changed   chan struct{}
+	// unread are the generations deleted by rotation before all of their
+	// lines were delivered.
+	unread [][2]int
 }
 
 func newStats() *stats {
-	return &stats{counts: map[int]int{}, changed: make(chan struct{}, 1)}
+	return &stats{changed: make(chan struct{}, 1)}
+}
+
+// parse finds the sequence number and write time in an output line, in
+// the layout the writer makes, without a JSON decoder: the soak must not
+// take the CPU the annotator needs.
+func parse(line []byte) (seq int, ts int64, ok bool) {
+	const key = `"line":"seq=`
+	i := bytes.Index(line, []byte(key))
+	if i < 0 || len(line) < i+len(key)+9 {
+		return 0, 0, false
+	}
+	i += len(key)
+	seq, err := strconv.Atoi(string(line[i : i+9]))
+	if err != nil {
+		return 0, 0, false
+	}
+	rest := line[i+9:]
+	j := bytes.Index(rest, []byte(" ts="))
+	if j < 0 {
+		return seq, 0, true
+	}
+	rest = rest[j+4:]
+	k := bytes.IndexByte(rest, ' ')
+	if k < 0 {
+		return seq, 0, true
+	}
+	ts, _ = strconv.ParseInt(string(rest[:k]), 10, 64)
+	return seq, ts, true
 }
 
 func (s *stats) add(line []byte, now time.Time) {
-	var rec struct {
-		Line string `json:"line"`
-	}
-	if json.Unmarshal(line, &rec) != nil || len(rec.Line) < 13 {
+	seq, ts, ok := parse(line)
+	if !ok || seq <= 0 {
 		return
-	}
-	seq, err := strconv.Atoi(rec.Line[4:13])
-	if err != nil {
-		return
-	}
-	var lag time.Duration
-	if i := strings.Index(rec.Line, "ts="); i >= 0 {
-		end := strings.IndexByte(rec.Line[i:], ' ')
-		if ts, err := strconv.ParseInt(rec.Line[i+3:i+end], 10, 64); err == nil {
-			lag = now.Sub(time.Unix(0, ts))
-		}
 	}
 	s.mu.Lock()
-	s.counts[seq]++
-	if seq%10 == 0 {
-		s.lags = append(s.lags, lag)
+	for seq >= len(s.counts) {
+		s.counts = append(s.counts, make([]uint16, len(s.counts)+1<<20)...)
+	}
+	if s.counts[seq] == 0 {
+		s.nDistinct++
+	}
+	if s.counts[seq] < 1<<16-1 {
+		s.counts[seq]++
+	}
+	if seq%10 == 0 && ts > 0 {
+		s.lags = append(s.lags, now.Sub(time.Unix(0, ts)))
 	}
 	s.mu.Unlock()
 	select {
 	case s.changed <- struct{}{}:
 	default:
+	}
+}
+
+// deleting notes that rotation deletes the generation holding lines
+// first to last.
+func (s *stats) deleting(first, last int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := first; i <= last; i++ {
+		if i >= len(s.counts) || s.counts[i] == 0 {
+			s.unread = append(s.unread, [2]int{first, last})
+			return
+		}
 	}
 }
 
@@ -247,30 +329,40 @@ func (s *stats) waitChange(d time.Duration) {
 	}
 }
 
-func (s *stats) distinctUpTo(n int) int {
+// distinct is how many different lines were delivered.
+func (s *stats) distinct() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := 0
-	for seq := range s.counts {
-		if seq <= n {
-			k++
-		}
-	}
-	return k
+	return s.nDistinct
 }
 
-func (s *stats) result(n int) (lost, dup int) {
+func (s *stats) result(n int) (lost, rotatedAway, dup int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	inUnread := func(seq int) bool {
+		for _, g := range s.unread {
+			if seq >= g[0] && seq <= g[1] {
+				return true
+			}
+		}
+		return false
+	}
 	for i := 1; i <= n; i++ {
-		switch c := s.counts[i]; {
+		c := 0
+		if i < len(s.counts) {
+			c = int(s.counts[i])
+		}
+		switch {
 		case c == 0:
 			lost++
+			if inUnread(i) {
+				rotatedAway++
+			}
 		case c > 1:
 			dup += c - 1
 		}
 	}
-	return lost, dup
+	return lost, rotatedAway, dup
 }
 
 func (s *stats) lagsSorted() []time.Duration {
@@ -279,6 +371,44 @@ func (s *stats) lagsSorted() []time.Duration {
 	out := append([]time.Duration(nil), s.lags...)
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// loadSampler reads the 1-minute load average once a second.
+type loadSampler struct {
+	last     time.Time
+	sum, max float64
+	n        int
+}
+
+func (l *loadSampler) sample(now time.Time) {
+	if now.Sub(l.last) < time.Second {
+		return
+	}
+	l.last = now
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return
+	}
+	l.sum += v
+	l.n++
+	if v > l.max {
+		l.max = v
+	}
+}
+
+func (l *loadSampler) mean() float64 {
+	if l.n == 0 {
+		return 0
+	}
+	return l.sum / float64(l.n)
 }
 
 type annRun struct {
@@ -311,7 +441,8 @@ func start(bin string, args []string, st *stats) *annRun {
 	return r
 }
 
-func (r *annRun) stop(kill bool) {
+// stop ends the run and returns the CPU time it used.
+func (r *annRun) stop(kill bool) time.Duration {
 	sig := syscall.SIGTERM
 	if kill {
 		sig = syscall.SIGKILL
@@ -319,4 +450,8 @@ func (r *annRun) stop(kill bool) {
 	r.cmd.Process.Signal(sig)
 	<-r.read
 	r.cmd.Wait()
+	if ps := r.cmd.ProcessState; ps != nil {
+		return ps.UserTime() + ps.SystemTime()
+	}
+	return 0
 }

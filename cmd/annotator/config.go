@@ -120,6 +120,7 @@ func inputSchema() []config.Key {
 		{Name: "inputs.follow.poll_interval", Kind: config.Duration, Flag: "poll-interval"},
 		{Name: "inputs.follow.rotated", Kind: config.CSV, Flag: "rotated"},
 		{Name: "inputs.follow.poll_only", Kind: config.Bool, Flag: "poll-only"},
+		{Name: "inputs.follow.checkpoint_interval", Kind: config.Duration, Flag: "checkpoint-interval"},
 
 		// The connection, shared by the Kafka input and output.
 		{Name: "kafka.brokers", Kind: config.CSV, Flag: "kafka-brokers"},

@@ -23,6 +23,7 @@ type followInput struct {
 	poll     time.Duration
 	rotated  string
 	pollOnly bool
+	ckEvery  time.Duration
 }
 
 // followList is a flag that may be repeated and takes comma-separated lists.
@@ -42,6 +43,7 @@ func (i *followInput) register(fs *flag.FlagSet) {
 	fs.DurationVar(&i.poll, "poll-interval", 250*time.Millisecond, "how often followed files are checked besides file system events, and globs matched again")
 	fs.StringVar(&i.rotated, "rotated", strings.Join(follow.DefaultRotated, ","), "glob patterns naming rotated files ({path} is the followed path), where copytruncate's copy and renamed files are looked for")
 	fs.BoolVar(&i.pollOnly, "poll-only", false, "do not use file system notifications, only poll (network file systems)")
+	fs.DurationVar(&i.ckEvery, "checkpoint-interval", 100*time.Millisecond, "least time between two checkpoint writes; after a crash about this long's worth of delivered lines is repeated (0: write after every batch, slower)")
 }
 
 func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, error) {
@@ -58,15 +60,22 @@ func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, e
 	if i.poll <= 0 {
 		return nil, fmt.Errorf("--poll-interval %s: want a positive duration: %w", i.poll, errUsage)
 	}
+	if i.ckEvery < 0 {
+		return nil, fmt.Errorf("--checkpoint-interval %s: want 0 or a positive duration: %w", i.ckEvery, errUsage)
+	}
 	opt := follow.Options{
-		Paths:    append(append([]string(nil), i.paths...), env.paths...),
-		Rotated:  splitList(i.rotated),
-		StartAt:  start,
-		Pool:     sources.NewPool(env.core.bufferSize, 2*env.core.workers+2),
-		Poll:     i.poll,
-		NoWatch:  i.pollOnly,
-		WithPath: true,
-		Log:      env.log,
+		Paths:           append(append([]string(nil), i.paths...), env.paths...),
+		Rotated:         splitList(i.rotated),
+		StartAt:         start,
+		Pool:            sources.NewPool(env.core.bufferSize, 2*env.core.workers+2),
+		Poll:            i.poll,
+		NoWatch:         i.pollOnly,
+		WithPath:        true,
+		Log:             env.log,
+		CheckpointEvery: i.ckEvery,
+	}
+	if env.metrics != nil {
+		opt.Progress, opt.Checkpointed = env.metrics.FileProgress, env.metrics.Checkpointed
 	}
 	if i.state != "" {
 		store, err := checkpoint.Open(i.state)

@@ -174,6 +174,13 @@ func (c *collector) waitAll(t *testing.T, n int) {
 	})
 }
 
+// distinct is how many different lines were seen.
+func (c *collector) distinct() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.counts)
+}
+
 // waitAtLeast waits until at least n distinct lines have been seen.
 func (c *collector) waitAtLeast(t *testing.T, n int) {
 	t.Helper()
@@ -329,6 +336,9 @@ func startFollow(t *testing.T, c *collector, slow bool, args ...string) *annRun 
 			<-a.read
 			a.cmd.Wait()
 		}
+		if t.Failed() {
+			t.Logf("log of annotator %v:\n%s", a.cmd.Args[1:], a.stderr.String())
+		}
 	})
 	return a
 }
@@ -389,6 +399,14 @@ func followCase(t *testing.T, kind string, slow, kill bool) {
 	// copies stay readable, so they rotate while the follower lags, and
 	// while it is stopped.
 	lossy := kind == "delete" || kind == "truncate"
+	// After SIGKILL the lines delivered since the last checkpoint write
+	// are repeated: with a checkpoint after every batch, one batch at
+	// most; with the default interval, at most what the killed run
+	// delivered (the bound in lines depends on timing).
+	exact := kill && slow
+	if exact {
+		args = append(args, "--checkpoint-interval", "0")
+	}
 	rotate := func(running bool) {
 		if lossy {
 			if !running {
@@ -406,6 +424,7 @@ func followCase(t *testing.T, kind string, slow, kill bool) {
 	w.do("w 3000")
 	c.waitAtLeast(t, 2000)
 	a.stop(kill)
+	firstRun := c.distinct()
 
 	w.do("w 2000")
 	rotate(false)
@@ -419,13 +438,50 @@ func followCase(t *testing.T, kind string, slow, kill bool) {
 	a.stop(false)
 
 	maxDup := 0
-	if kill {
+	switch {
+	case exact:
 		maxDup = maxBatchLines
+	case kill:
+		maxDup = firstRun
 	}
 	c.check(t, w.seq, maxDup)
 	if c.paths[path] == 0 || len(c.paths) != 1 {
 		t.Errorf("JSON paths %v, want only %s", c.paths, path)
 	}
+}
+
+// Checkpoint writes are spaced out, but the last acknowledgement is
+// written once the stream pauses: killed while idle, the follower
+// repeats nothing.
+func TestFollowCheckpointWrittenWhenIdle(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	state := filepath.Join(dir, "state")
+	c := newCollector()
+	w := startWriter(t, path)
+	args := []string{"--follow", path, "--state", state, "--buffer-size", strconv.Itoa(followBuffer), "--checkpoint-interval", "50ms"}
+	a := startFollow(t, c, false, args...)
+	w.do("w 3000")
+	c.waitAll(t, w.seq)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte(fmt.Sprintf(`"offset":%d}`, fi.Size()))
+	var data []byte
+	for deadline := time.Now().Add(20 * time.Second); !bytes.Contains(data, want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint never reached the end of the file (%d bytes): %s", fi.Size(), data)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a file the annotator writes
+		data, _ = os.ReadFile(filepath.Join(state, "checkpoints.json"))
+	}
+	a.stop(true)
+	a = startFollow(t, c, false, args...)
+	w.do("w 100")
+	c.waitAll(t, w.seq)
+	a.stop(false)
+	c.check(t, w.seq, 0)
 }
 
 // A file deleted while stopped, and a new one given the same inode: the
@@ -567,6 +623,7 @@ func TestFollowBadInput(t *testing.T) {
 		{"state not writable", []string{"--follow", notDir, "--state", filepath.Join(notDir, "state")}, "state directory"},
 		{"state is a file", []string{"--follow", notDir, "--state", notDir}, "not a directory"},
 		{"bad start", []string{"--follow", notDir, "--start-at", "middle"}, "--start-at"},
+		{"bad checkpoint interval", []string{"--follow", notDir, "--checkpoint-interval", "-1s"}, "--checkpoint-interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runBin(t, strings.NewReader(""), tc.args...)
