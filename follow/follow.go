@@ -288,9 +288,11 @@ func (s *Source) flush() error {
 	return nil
 }
 
-// writeCheckpoints writes acknowledged offsets as they come, at most once
-// per CheckpointEvery; acknowledgements made during a write or a pause go
-// into the next write together.
+// writeCheckpoints writes acknowledged offsets as they come, starting at
+// most one write per CheckpointEvery; acknowledgements made during a
+// write or a pause go into the next write together. A write that took
+// longer than the interval (a contended fsync) is followed at once by the
+// next, so what a crash would repeat stays close to one write's worth.
 func (s *Source) writeCheckpoints(ctx context.Context) {
 	pause := time.NewTimer(s.opt.CheckpointEvery)
 	defer pause.Stop()
@@ -300,11 +302,12 @@ func (s *Source) writeCheckpoints(ctx context.Context) {
 		case <-ctx.Done():
 			return // Close writes the rest
 		}
+		began := time.Now()
 		if err := s.flush(); err != nil {
 			s.checkpointed(err)
 			return
 		}
-		pause.Reset(s.opt.CheckpointEvery)
+		pause.Reset(max(0, s.opt.CheckpointEvery-time.Since(began)))
 		select {
 		case <-pause.C:
 		case <-ctx.Done():

@@ -120,6 +120,7 @@ func main() {
 				kills++
 			}
 			cpu += run.stop(kill)
+			st.restarted(kill)
 			run = start(*bin, args, st)
 			nextRestart = now.Add(*restartEvery)
 		}
@@ -151,7 +152,7 @@ func main() {
 			*keep, time.Duration(*keep)*(*rotateEvery), rotatedAway)
 		fmt.Printf("  of which lost by the follower: %d\n", lost-rotatedAway)
 	}
-	fmt.Printf("lines repeated: %d\n", dup)
+	fmt.Printf("lines repeated: %d (after SIGTERM restarts: %d, after SIGKILL restarts: %d)\n", dup, st.dupAfter[false], st.dupAfter[true])
 	fmt.Printf("lag (write to delivery): p50 %s, p99 %s, max %s\n", q(0.5), q(0.99), q(1))
 	fmt.Printf("annotator CPU: %s in %s (%.0f%% of one core); load average (1 min) mean %.2f, max %.2f on %d cores\n",
 		cpu.Round(10*time.Millisecond), caughtUp.Round(time.Second), 100*cpu.Seconds()/caughtUp.Seconds(), load.mean(), load.max, runtime.NumCPU())
@@ -250,10 +251,21 @@ type stats struct {
 	// unread are the generations deleted by rotation before all of their
 	// lines were delivered.
 	unread [][2]int
+	// killed: the run delivering now followed a SIGKILL; dupAfter counts
+	// the lines delivered again by runs after each kind of stop.
+	killed   bool
+	dupAfter map[bool]int
 }
 
 func newStats() *stats {
-	return &stats{changed: make(chan struct{}, 1)}
+	return &stats{changed: make(chan struct{}, 1), dupAfter: map[bool]int{}}
+}
+
+// restarted notes how the run before the next one was stopped.
+func (s *stats) restarted(kill bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.killed = kill
 }
 
 // parse finds the sequence number and write time in an output line, in
@@ -295,6 +307,8 @@ func (s *stats) add(line []byte, now time.Time) {
 	}
 	if s.counts[seq] == 0 {
 		s.nDistinct++
+	} else {
+		s.dupAfter[s.killed]++
 	}
 	if s.counts[seq] < 1<<16-1 {
 		s.counts[seq]++
