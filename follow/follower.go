@@ -149,6 +149,7 @@ func (f *follower) endSegment() {
 		f.start(newReader(f, live, pos))
 		return
 	}
+	f.succ = f.withMissed(r, f.succ)
 	if len(f.succ) > 0 && f.succ[0].pos == 0 {
 		f.succ[0].pos = f.copiedUpTo(f.succ[0].file, f.succ[0].fp, r.file, r.pos)
 	}
@@ -187,6 +188,69 @@ func (f *follower) noteSuccessor(cur os.FileInfo) {
 		}
 	}
 	file.Close() // replaced again between stat and open: seen next time
+}
+
+// withMissed puts ahead of queued the generations a follower held back by
+// a slow sink never saw: created under the path and renamed away again
+// while it was still reading done, so neither a file system event nor a
+// look at the path ever showed them. They are the rotated files modified
+// after done, oldest first, less the files queued already, done's own
+// copies and copies of queued files (a truncated file finds its copy
+// itself).
+func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
+	dfi, err := done.file.Stat() // now: its last write is what counts
+	if err != nil {
+		return queued
+	}
+	var missed []rotatedFile
+	for _, rf := range f.rotatedFiles() {
+		keep := !os.SameFile(rf.fi, dfi) && rf.fi.ModTime().After(dfi.ModTime()) && !copyOf(rf.f, done.fp)
+		for _, q := range queued {
+			if !keep {
+				break
+			}
+			keep = !os.SameFile(rf.fi, q.info) && !copyOf(rf.f, q.fp)
+		}
+		if !keep {
+			rf.f.Close()
+			continue
+		}
+		missed = append(missed, rf)
+	}
+	if len(missed) == 0 {
+		return queued
+	}
+	type gen struct {
+		r     *reader
+		mtime time.Time
+	}
+	gens := make([]gen, 0, len(missed)+len(queued))
+	for _, m := range missed {
+		f.log.Info("reading a rotated file the follower fell behind on", "file", f.path, "rotated", m.f.Name())
+		gens = append(gens, gen{newReader(f, m.f, 0), m.fi.ModTime()})
+	}
+	for _, q := range queued {
+		g := gen{r: q}
+		if fi, err := q.file.Stat(); err == nil {
+			g.mtime = fi.ModTime()
+		}
+		gens = append(gens, g)
+	}
+	// Generations in the order they were written: a generation stops
+	// changing when the next one takes over the path. Every file read
+	// later is then newer than the one before it, so none comes twice.
+	sort.SliceStable(gens, func(i, j int) bool { return gens[i].mtime.Before(gens[j].mtime) })
+	out := make([]*reader, len(gens))
+	for i, g := range gens {
+		out[i] = g.r
+	}
+	return out
+}
+
+// copyOf reports whether file starts with fp, a fingerprint of another
+// file's first bytes.
+func copyOf(file *os.File, fp []byte) bool {
+	return len(fp) > 0 && bytes.Equal(prefix(file, int64(len(fp))), fp)
 }
 
 // start makes r the current segment.

@@ -68,3 +68,31 @@ func TestScenarioShort(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnotatorSlowAcrossRotations: annotator's follower, held back by a
+// slow consumer while the file is rotated several times, still reads every
+// generation: none is lost, whatever the timing, since the scenario keeps
+// every rotated file. (A follower that only looked at the path when it
+// read lost the generations renamed away during one stall.)
+func TestAnnotatorSlowAcrossRotations(t *testing.T) {
+	dir := t.TempDir()
+	bin, err := build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scenario{lines: 20000, rate: 50000, rotations: 4, slowFor: time.Second, slowRate: 2000, idle: time.Second}
+	for _, s := range subjects(bin) {
+		if s.name != annotatorName {
+			continue
+		}
+		r, err := run(filepath.Join(dir, "stall"), sc, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.received != sc.lines || r.lost != 0 || r.dup != 0 || r.mangled != 0 {
+			t.Errorf("received %d of %d, lost %d, repeated %d, mangled %d", r.received, sc.lines, r.lost, r.dup, r.mangled)
+		}
+		return
+	}
+	t.Fatal("no annotator subject")
+}
