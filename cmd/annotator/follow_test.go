@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -482,6 +484,54 @@ func TestFollowCheckpointWrittenWhenIdle(t *testing.T) {
 	c.waitAll(t, w.seq)
 	a.stop(false)
 	c.check(t, w.seq, 0)
+}
+
+// A followed file's delivered offset, size and checkpoint age are on the
+// metrics endpoint.
+func TestFollowMetrics(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	c := newCollector()
+	w := startWriter(t, path)
+	w.do("w 500")
+	a := startFollow(t, c, false, "--follow", path, "--state", filepath.Join(dir, "state"), "--metrics-addr", "127.0.0.1:0")
+	a.waitLog("metrics endpoint listening")
+	m := regexp.MustCompile(`metrics endpoint listening.* addr=(\S+)`).FindStringSubmatch(a.stderr.String())
+	if m == nil {
+		t.Fatalf("no address in the log:\n%s", a.stderr.String())
+	}
+	c.waitAll(t, 500)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := regexp.QuoteMeta(path)
+	want := []*regexp.Regexp{
+		regexp.MustCompile(fmt.Sprintf(`(?m)^annotator_file_offset_bytes\{path="%s"\} %d$`, q, fi.Size())),
+		regexp.MustCompile(fmt.Sprintf(`(?m)^annotator_file_size_bytes\{path="%s"\} %d$`, q, fi.Size())),
+		regexp.MustCompile(fmt.Sprintf(`(?m)^annotator_checkpoint_age_seconds\{path="%s"\} \d`, q)),
+	}
+	var body []byte
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get("http://" + m[1] + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ok := true
+		for _, re := range want {
+			ok = ok && re.Match(body)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed the file's offset, size and checkpoint:\n%s", body)
+		}
+		time.Sleep(10 * time.Millisecond) // polling an endpoint
+	}
+	a.stop(false)
 }
 
 // A file deleted while stopped, and a new one given the same inode: the
