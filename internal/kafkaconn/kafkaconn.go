@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 			return nil
 		}
 		if AuthFailure(err) {
-			return fmt.Errorf("brokers %s refused the credentials: %w", strings.Join(brokers, ","), err)
+			return fmt.Errorf("brokers %s %s: %w", strings.Join(brokers, ","), authFailureText(err), err)
 		}
 		if tr.SASL != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 			// Some brokers hang up on bad credentials instead of
@@ -94,7 +95,25 @@ func AuthFailure(err error) bool {
 	if errors.As(err, &certErr) || errors.As(err, &recErr) {
 		return true
 	}
-	return false
+	// A TLS alert from the broker (crypto/tls reports it as the net.OpError
+	// "remote error"): it refused our side of the handshake, for instance
+	// a missing client certificate.
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// authFailureText says who refused whom: our check of the broker's
+// certificate, or the broker refusing what we presented.
+func authFailureText(err error) string {
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return "presented a TLS certificate this side does not trust"
+	}
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &recErr) {
+		return "did not answer with TLS"
+	}
+	return "refused the credentials"
 }
 
 // Every lets a repeated warning through at most once per interval, so a
