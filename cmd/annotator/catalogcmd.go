@@ -59,11 +59,15 @@ func catalogFlags(name string) (*flag.FlagSet, *string) {
 	return fs, format
 }
 
-func runCodes(args []string, stdout, stderr io.Writer) int {
-	fs, format := catalogFlags("codes")
+// catalogCommand runs a subcommand that prints catalog entries: check
+// tells whether its arguments are right, pick chooses the entries and
+// reports, on stderr, what it could not find (status 1).
+func catalogCommand(name string, args []string, stdout, stderr io.Writer,
+	check func(rest []string) error, pick func(c *catalog.Catalog, rest []string) ([]catalog.Entry, int)) int {
+	fs, format := catalogFlags(name)
 	rest, err := parseInterspersed(fs, args)
-	if err == nil && len(rest) > 0 {
-		err = fmt.Errorf("codes takes no arguments, got %q", rest)
+	if err == nil {
+		err = check(rest)
 	}
 	if err == nil && *format != "text" && *format != "json" {
 		err = fmt.Errorf("--format %q: want text or json", *format)
@@ -76,44 +80,45 @@ func runCodes(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "annotator: %v\n", err)
 		return 1
 	}
-	if err := writeEntries(stdout, c.Entries(), *format); err != nil {
-		fmt.Fprintf(stderr, "annotator: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-func runLookup(args []string, stdout, stderr io.Writer) int {
-	fs, format := catalogFlags("lookup")
-	codes, err := parseInterspersed(fs, args)
-	if err == nil && len(codes) == 0 {
-		err = fmt.Errorf("lookup needs at least one code")
-	}
-	if err == nil && *format != "text" && *format != "json" {
-		err = fmt.Errorf("--format %q: want text or json", *format)
-	}
-	if err != nil {
-		return usageError(stderr, fs, err)
-	}
-	c, err := catalog.Builtin()
-	if err != nil {
-		fmt.Fprintf(stderr, "annotator: %v\n", err)
-		return 1
-	}
-	var found []catalog.Entry
-	status := 0
-	for _, code := range codes {
-		e, ok := c.Lookup(code)
-		if !ok {
-			fmt.Fprintf(stderr, "annotator: %s: not in the catalog\n", code)
-			status = 1
-			continue
-		}
-		found = append(found, e)
-	}
-	if err := writeEntries(stdout, found, *format); err != nil {
+	entries, status := pick(c, rest)
+	if err := writeEntries(stdout, entries, *format); err != nil {
 		fmt.Fprintf(stderr, "annotator: %v\n", err)
 		return 1
 	}
 	return status
+}
+
+func runCodes(args []string, stdout, stderr io.Writer) int {
+	return catalogCommand("codes", args, stdout, stderr,
+		func(rest []string) error {
+			if len(rest) > 0 {
+				return fmt.Errorf("codes takes no arguments, got %q", rest)
+			}
+			return nil
+		},
+		func(c *catalog.Catalog, _ []string) ([]catalog.Entry, int) { return c.Entries(), 0 })
+}
+
+func runLookup(args []string, stdout, stderr io.Writer) int {
+	return catalogCommand("lookup", args, stdout, stderr,
+		func(rest []string) error {
+			if len(rest) == 0 {
+				return fmt.Errorf("lookup needs at least one code")
+			}
+			return nil
+		},
+		func(c *catalog.Catalog, codes []string) ([]catalog.Entry, int) {
+			var found []catalog.Entry
+			status := 0
+			for _, code := range codes {
+				e, ok := c.Lookup(code)
+				if !ok {
+					fmt.Fprintf(stderr, "annotator: %s: not in the catalog\n", code)
+					status = 1
+					continue
+				}
+				found = append(found, e)
+			}
+			return found, status
+		})
 }
