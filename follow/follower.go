@@ -305,7 +305,7 @@ func (f *follower) openNext() bool {
 		f.initial = false
 		if e, ok := f.checkpointEntry(); ok {
 			if old := f.findByIdentity(e); old != nil {
-				f.succ = append(f.newerRotated(old), f.succ...)
+				f.succ = append(f.newerRotated(old, nil), f.succ...)
 				f.startRotated(old, e)
 				return true
 			}
@@ -387,7 +387,10 @@ func (f *follower) resume(file *os.File) {
 	// was): rotation happened while stopped. Finish it where it lies now,
 	// then read the path's current file from its start.
 	if old := f.findByIdentity(e); old != nil {
-		f.succ = append(append(f.newerRotated(old), newReader(f, file, 0)), f.succ...)
+		// The path's file was opened before the rotated files were
+		// listed: a rotation meanwhile may have renamed it among them. It
+		// is read once, last; its reader finds what replaced it.
+		f.succ = append(append(f.newerRotated(old, file), newReader(f, file, 0)), f.succ...)
 		f.startRotated(old, e)
 		return
 	}
@@ -622,14 +625,21 @@ func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
 	return copyFile
 }
 
-// newerRotated opens the rotated files modified after old, oldest first:
-// the generations rotated after it while stopped, to be read whole before
-// the path's current file.
-func (f *follower) newerRotated(old *os.File) []*reader {
-	files := f.newerRotatedFiles(old, nil)
-	out := make([]*reader, len(files))
-	for i, file := range files {
-		out[i] = newReader(f, file, 0)
+// newerRotated opens the rotated files modified after old, oldest first,
+// but current (the path's file, opened already, or nil): the generations
+// rotated after old while stopped, to be read whole.
+func (f *follower) newerRotated(old, current *os.File) []*reader {
+	var cfi os.FileInfo
+	if current != nil {
+		cfi, _ = current.Stat()
+	}
+	var out []*reader
+	for _, file := range f.newerRotatedFiles(old, nil) {
+		if fi, err := file.Stat(); err == nil && cfi != nil && os.SameFile(fi, cfi) {
+			file.Close()
+			continue
+		}
+		out = append(out, newReader(f, file, 0))
 	}
 	return out
 }
