@@ -121,11 +121,17 @@ func TestKafkaLagMetrics(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// The output is read to its end before Wait, which closes the pipe.
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatalf("reading the output: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("standard output not closed within 30 s of SIGTERM; stderr:\n%s", stderr)
+	}
 	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM; stderr:\n%s", code, stderr)
-	}
-	if err := <-read; err != nil {
-		t.Fatalf("reading the output: %v", err)
 	}
 	if got := lines.Load(); got != n {
 		t.Errorf("%d lines out, want %d", got, n)
