@@ -146,6 +146,17 @@ func TestKafkaKillAtLeastOnce(t *testing.T) {
 		}
 	}()
 	waitOutput(t, b, out, 4*per, 60*time.Second, aErr, cErr)
+	// Kill a only once it is a full member holding partitions: a member
+	// killed halfway through joining is a different case, which the
+	// in-process broker does not expire (the survivor then waits on it
+	// for good).
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(aErr.String(), "partitions assigned") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first instance never got partitions; stderr:\n%s", aErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := a.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
