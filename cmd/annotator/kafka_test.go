@@ -39,6 +39,13 @@ func (s *syncBuffer) String() string {
 func startBin(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
+	return cmd, startCmd(t, cmd)
+}
+
+// startCmd starts cmd (its stdout already set up by the caller) with
+// stderr kept, and kills it when the test ends if it is still running.
+func startCmd(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+	t.Helper()
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -50,7 +57,7 @@ func startBin(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 			cmd.Wait()
 		}
 	})
-	return cmd, stderr
+	return stderr
 }
 
 func records(from, n int) []kafkago.Message {

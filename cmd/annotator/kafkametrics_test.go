@@ -35,17 +35,7 @@ func TestKafkaLagMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
+	stderr := startCmd(t, cmd)
 
 	addr := regexp.MustCompile(`metrics endpoint listening.* addr=(\S+)`)
 	var base string
