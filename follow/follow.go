@@ -42,6 +42,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -96,10 +97,17 @@ type Options struct {
 	// Poll is how often files are checked without a file system event,
 	// and globs matched again. 0 means 250 ms.
 	Poll time.Duration
-	// RotateWait is how long a file rotated away is still read after the
-	// path names a new one, for a writer that has not reopened its log
-	// yet. 0 means Poll.
-	RotateWait time.Duration
+	// CloseInactive is how long a file is kept open with nothing new in
+	// it: a file rotated away whose successor is still empty (the writer
+	// has not reopened its log yet) is read until it has been quiet this
+	// long, and a quiet file the path still names has its descriptor
+	// closed, to be reopened by its identity when it changes. 0 means
+	// 5 minutes (Filebeat's close_inactive).
+	CloseInactive time.Duration
+	// MaxOpen bounds the followed files open at once; a follower whose
+	// file is quiet gives its descriptor up when others wait for one.
+	// 0 means DefaultMaxOpen().
+	MaxOpen int
 	// NoWatch disables file system notifications: polling only.
 	NoWatch bool
 	// WithPath puts the file's path into JSON output.
@@ -132,6 +140,11 @@ type Source struct {
 	fatal chan error
 	// kick wakes the checkpoint writer after an acknowledgement.
 	kick chan struct{}
+	// open bounds the followed files open at once.
+	open *openBudget
+	// lastWarn is when a failed checkpoint write was last logged (unix
+	// nanoseconds), so a full disk does not flood the log.
+	lastWarn atomic.Int64
 
 	startOnce sync.Once
 	ctx       context.Context
@@ -155,8 +168,11 @@ func New(opt Options) (*Source, error) {
 	if opt.Poll <= 0 {
 		opt.Poll = 250 * time.Millisecond
 	}
-	if opt.RotateWait <= 0 {
-		opt.RotateWait = opt.Poll
+	if opt.CloseInactive <= 0 {
+		opt.CloseInactive = 5 * time.Minute
+	}
+	if opt.MaxOpen <= 0 {
+		opt.MaxOpen = DefaultMaxOpen()
 	}
 	if opt.Pool == nil {
 		opt.Pool = sources.NewPool(0, 0)
@@ -182,6 +198,7 @@ func New(opt Options) (*Source, error) {
 		out:              make(chan *pipeline.Batch),
 		fatal:            make(chan error, 1),
 		kick:             make(chan struct{}, 1),
+		open:             newOpenBudget(opt.MaxOpen),
 	}, nil
 }
 
@@ -241,10 +258,20 @@ func (s *Source) Close() error {
 	return s.closeErr
 }
 
-// checkpointed reports a failed checkpoint write: delivery cannot be
-// recorded, so the run stops rather than go on with no way to resume.
+// checkpointed reports a failed checkpoint write. A lack of descriptors
+// or disk space is waited out: the changes stay recorded and the next
+// write retries them, delivery goes on, and a crash meanwhile only
+// repeats lines. Any other failure (a state directory made read-only or
+// removed) stops the run rather than go on with no way to resume.
 func (s *Source) checkpointed(err error) {
 	if err == nil {
+		return
+	}
+	if transient(err) {
+		now := time.Now().UnixNano()
+		if last := s.lastWarn.Load(); now-last >= int64(10*time.Second) && s.lastWarn.CompareAndSwap(last, now) {
+			s.opt.Log.Warn("cannot write checkpoint now; retrying, delivery goes on", "err", err)
+		}
 		return
 	}
 	s.failOnce.Do(func() {
@@ -305,7 +332,14 @@ func (s *Source) writeCheckpoints(ctx context.Context) {
 		began := time.Now()
 		if err := s.flush(); err != nil {
 			s.checkpointed(err)
-			return
+			if !transient(err) {
+				return
+			}
+			// Retry after the pause even if nothing new is acknowledged.
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
 		}
 		pause.Reset(max(0, s.opt.CheckpointEvery-time.Since(began)))
 		select {

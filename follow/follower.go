@@ -52,6 +52,14 @@ type follower struct {
 	// file, oldest first.
 	copies []*os.File
 
+	// holding: the follower has a slot of the Source's open budget.
+	holding bool
+	// parked: the current file, quiet, was closed to free its descriptor;
+	// rd and fr are kept (with a partial line, if any) and the file is
+	// reopened by its identity once it changes.
+	parked     bool
+	parkedInfo os.FileInfo
+
 	waitingLogged bool
 	errLogged     string
 }
@@ -62,12 +70,29 @@ func (f *follower) run(ctx context.Context) {
 	defer f.tick.Stop()
 	defer f.closeAll()
 	for ctx.Err() == nil {
-		if f.fr == nil && !f.openNext() {
-			if !f.explicit && f.gone() {
+		if f.parked {
+			if !f.changed() {
+				f.sleep(ctx)
+				continue
+			}
+			if !f.take(ctx) {
 				return
 			}
-			f.sleep(ctx)
+			f.unpark()
 			continue
+		}
+		if f.fr == nil {
+			if !f.take(ctx) {
+				return
+			}
+			if !f.openNext() {
+				f.giveBack()
+				if !f.explicit && f.gone() {
+					return
+				}
+				f.sleep(ctx)
+				continue
+			}
 		}
 		callCtx, cancel := context.WithCancel(ctx)
 		f.rd.cancel = cancel
@@ -83,7 +108,13 @@ func (f *follower) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, context.Canceled):
-			f.sleep(ctx) // nothing new
+			// Nothing new: a quiet file gives its descriptor up when
+			// another follower waits for one, or once it has been quiet
+			// for CloseInactive.
+			if f.src.open.contended() || time.Since(f.rd.lastData) >= f.src.opt.CloseInactive {
+				f.park()
+			}
+			f.sleep(ctx)
 		default:
 			if !errors.Is(err, io.EOF) {
 				f.log.Error("read failed; reopening the file", "file", f.path, "err", err)
@@ -91,6 +122,95 @@ func (f *follower) run(ctx context.Context) {
 			f.endSegment()
 		}
 	}
+}
+
+// take makes sure the follower holds a slot of the open budget, waiting
+// for one; false when ctx ended first.
+func (f *follower) take(ctx context.Context) bool {
+	if f.holding {
+		return true
+	}
+	if !f.src.open.acquire(ctx) {
+		return false
+	}
+	f.holding = true
+	return true
+}
+
+// giveBack returns the follower's slot once it holds no file open.
+func (f *follower) giveBack() {
+	if f.holding {
+		f.holding = false
+		f.src.open.release()
+	}
+}
+
+// park closes the current file while it is quiet, keeping where reading
+// is, when the path still names it and nothing else is held open: not
+// during a rotation, a copy or a file found by its checkpoint.
+func (f *follower) park() {
+	r := f.rd
+	if r == nil || r.fixed || r.src != r.file || r.live != nil || len(f.succ) > 0 || len(f.copies) > 0 {
+		return
+	}
+	cur, err := os.Stat(f.path)
+	if err != nil {
+		return
+	}
+	if dev, ino := devIno(cur); dev != r.dev || ino != r.ino || cur.Size() != r.pos {
+		return
+	}
+	r.file.Close()
+	f.parked = true
+	f.parkedInfo = cur
+	f.giveBack()
+}
+
+// changed reports whether a parked file may have something new: the
+// path names another file (or none), or the file's size or modification
+// time moved.
+func (f *follower) changed() bool {
+	cur, err := os.Stat(f.path)
+	if err != nil {
+		return true
+	}
+	p := f.parkedInfo
+	return !os.SameFile(cur, p) || cur.Size() != p.Size() || !cur.ModTime().Equal(p.ModTime())
+}
+
+// unpark reopens a parked file by its identity: at the path, or, if
+// rotation took it away meanwhile, among the rotated files. Reading then
+// goes on where it stopped, rotation handled as for an open file. A file
+// no longer found anywhere (deleted, or compressed away) is given up:
+// the path's current file is read from its start.
+func (f *follower) unpark() {
+	r := f.rd
+	f.parked, f.parkedInfo = false, nil
+	if file, err := os.Open(f.path); err == nil {
+		if fi, err := file.Stat(); err == nil {
+			if dev, ino := devIno(fi); dev == r.dev && ino == r.ino {
+				r.file, r.src, r.info = file, file, fi
+				return
+			}
+		}
+		file.Close()
+	}
+	found := false
+	for _, rf := range f.rotatedFiles() {
+		if dev, ino := devIno(rf.fi); !found && dev == r.dev && ino == r.ino {
+			r.file, r.src, r.info = rf.f, rf.f, rf.fi
+			found = true
+			continue
+		}
+		rf.f.Close()
+	}
+	if found {
+		f.log.Info("reopened the file rotated while closed for being quiet", "file", f.path, "now", r.file.Name(), "offset", r.pos)
+		return
+	}
+	f.log.Warn("the file closed for being quiet was rotated away and is not among the rotated files; lines written to it since, if any, cannot be read",
+		"file", f.path, "offset", r.pos)
+	f.rd, f.fr = nil, nil
 }
 
 // sleep waits for news about the file: a file system event, a poll tick.
@@ -163,6 +283,16 @@ func (f *follower) endSegment() {
 		f.log.Info("following file", "file", f.path, "offset", 0)
 		f.start(next)
 	}
+}
+
+// successorHasData reports whether the file the path names after the one
+// being read has been written to: its writer has moved on to it.
+func (f *follower) successorHasData() bool {
+	if len(f.succ) == 0 {
+		return false
+	}
+	fi, err := f.succ[0].file.Stat()
+	return err == nil && fi.Size() > 0
 }
 
 // noteSuccessor opens the file the path names now if it is not the one
@@ -258,16 +388,15 @@ func (f *follower) start(r *reader) {
 	f.rd = r
 	fr := sources.NewFramer(r, f.path, f.meta, f.src.opt.Pool)
 	fr.SetOffset(r.pos)
+	fr.EndLastLine = true
 	store, progress := f.src.store, f.src.opt.Progress
 	if store != nil || progress != nil {
 		src, path := f.src, f.path
-		// Called on the pipeline's delivery goroutine: r.file is never
-		// reassigned, and ident and goneAt are atomic.
+		// Called on the pipeline's delivery goroutine: ident, size and
+		// goneAt are atomic.
 		fr.OnDone = func(off int64) {
 			if progress != nil {
-				if fi, err := r.file.Stat(); err == nil {
-					progress(path, off, fi.Size())
-				}
+				progress(path, off, max(off, r.size.Load()))
 			}
 			if store == nil {
 				return
@@ -676,7 +805,8 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 }
 
 func (f *follower) closeAll() {
-	if r := f.rd; r != nil {
+	defer f.giveBack()
+	if r := f.rd; r != nil && !f.parked {
 		if r.src != r.file {
 			r.src.Close()
 		}

@@ -62,10 +62,17 @@ type reader struct {
 	// goneAt is the offset at which a deleted file ended (-1 before): an
 	// acknowledgement reaching it deletes the path's checkpoint.
 	goneAt atomic.Int64
-	// rotatedAt is when the path was first seen to name another file (or
-	// none) while this one was at its end; the switch waits one poll
-	// interval for a writer that has not reopened yet.
-	rotatedAt time.Time
+	// lastData is when Read last returned bytes: a file rotated away is
+	// let go once it has been quiet for Options.CloseInactive although its
+	// successor is still empty.
+	lastData time.Time
+	// drained: the successor was seen holding data while this file was at
+	// its end, so the writer has moved on; one more read to the end
+	// catches what it wrote here before it moved, then the segment ends.
+	drained bool
+	// size is the file's size as last seen, for progress reports made on
+	// the delivery goroutine.
+	size atomic.Int64
 	// cancel ends the framer's current Next call: Read calls it when there
 	// is nothing new, so the framer keeps a partial line and returns its
 	// buffer to the pool instead of holding it while the file is quiet.
@@ -78,11 +85,12 @@ type reader struct {
 // still recognised.
 func newReader(fol *follower, file *os.File, pos int64) *reader {
 	fp := prefix(file, fpMax)
-	r := &reader{fol: fol, file: file, src: file, pos: pos}
+	r := &reader{fol: fol, file: file, src: file, pos: pos, lastData: time.Now()}
 	r.goneAt.Store(-1)
 	if fi, err := file.Stat(); err == nil {
 		r.dev, r.ino = devIno(fi)
 		r.info = fi
+		r.size.Store(fi.Size())
 	}
 	r.fp = make([]byte, 0, fpMax)
 	r.fp = append(r.fp, fp...)
@@ -127,6 +135,7 @@ func (r *reader) Read(p []byte) (int, error) {
 			}
 			r.grow(p[:n])
 			r.pos += int64(n)
+			r.lastData = time.Now()
 			// Catch every file the path names while this one is still
 			// being read, however far behind reading is: also while a
 			// rotated copy or the file read before a restart is.
@@ -134,8 +143,16 @@ func (r *reader) Read(p []byte) (int, error) {
 			if r.liveInfo != nil {
 				pathFile = r.liveInfo
 			}
-			if cur, err := os.Stat(r.fol.path); err == nil && !os.SameFile(cur, pathFile) {
+			cur, err := os.Stat(r.fol.path)
+			switch {
+			case err != nil:
+			case !os.SameFile(cur, pathFile):
 				r.fol.noteSuccessor(cur)
+			case pathFile == r.info:
+				r.size.Store(cur.Size())
+			}
+			if r.pos > r.size.Load() {
+				r.size.Store(r.pos)
 			}
 			return n, nil
 		}
@@ -214,7 +231,8 @@ func (r *reader) atEnd() endState {
 	case err == nil:
 		dev, ino := devIno(cur)
 		if dev == r.dev && ino == r.ino {
-			r.rotatedAt = time.Time{}
+			r.drained = false
+			r.size.Store(cur.Size())
 			return stateIdle
 		}
 		r.fol.noteSuccessor(cur)
@@ -229,19 +247,24 @@ func (r *reader) atEnd() endState {
 	default:
 		return stateIdle
 	}
-	// Rotated: give a writer that has not reopened its log yet one poll
-	// interval to finish writing here before moving on.
-	now := time.Now()
-	if r.rotatedAt.IsZero() {
-		r.rotatedAt = now
+	// Rotated away. A writer goes on writing into the file it has open
+	// until it reopens its log (logrotate's postrotate HUP can come
+	// seconds later), so the file is read on until the writer has
+	// visibly moved on: its successor holds data. The file is then read
+	// once more to its end, which catches what was written here before
+	// the move, and let go. A successor that stays empty keeps this file
+	// followed until it has been quiet for CloseInactive.
+	if r.drained {
+		if r.next == afterGone {
+			r.goneAt.Store(r.pos)
+		}
+		return stateEnded
 	}
-	if now.Sub(r.rotatedAt) < r.fol.src.opt.RotateWait {
-		return stateIdle
+	if r.fol.successorHasData() || time.Since(r.lastData) >= r.fol.src.opt.CloseInactive {
+		r.drained = true
+		return stateMore
 	}
-	if r.next == afterGone {
-		r.goneAt.Store(r.pos)
-	}
-	return stateEnded
+	return stateIdle
 }
 
 // truncated handles a file that shrank or was rewritten from its start:

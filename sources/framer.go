@@ -36,6 +36,12 @@ type Framer struct {
 	eof    bool
 	err    error
 	offset int64 // stream offset just past the last byte handed on
+	// EndLastLine, if set, ends a last line that lacks '\n' at the end of
+	// the stream with one, so it is handed on as a line of its own: a
+	// followed file let go after rotation is one segment of a longer
+	// stream, and its unfinished last line must not run into the next
+	// file's first line. The added byte is not counted in offsets.
+	EndLastLine bool
 	// OnDone, if set, is called with the stream offset just past a batch's
 	// last whole line once the sink has durably taken the batch (pieces of
 	// a long line report the offset only when the line ends).
@@ -165,6 +171,9 @@ func (f *Framer) cut(b *pipeline.Batch, data []byte) *pipeline.Batch {
 	f.carry = append(f.carry, data[end:]...)
 	b.Data = data[:end]
 	f.offset += int64(end)
+	if f.EndLastLine && f.eof && b.Kind != pipeline.Piece && end > 0 && data[end-1] != '\n' {
+		b.Data = append(b.Data, '\n')
+	}
 	off := f.offset
 	long := b.Kind == pipeline.Piece
 	b.Done = func() {

@@ -121,6 +121,8 @@ func inputSchema() []config.Key {
 		{Name: "inputs.follow.rotated", Kind: config.CSV, Flag: "rotated"},
 		{Name: "inputs.follow.poll_only", Kind: config.Bool, Flag: "poll-only"},
 		{Name: "inputs.follow.checkpoint_interval", Kind: config.Duration, Flag: "checkpoint-interval"},
+		{Name: "inputs.follow.close_inactive", Kind: config.Duration, Flag: "close-inactive"},
+		{Name: "inputs.follow.max_open_files", Kind: config.Int, Flag: "max-open-files"},
 
 		// The connection, shared by the Kafka input and output.
 		{Name: "kafka.brokers", Kind: config.CSV, Flag: "kafka-brokers"},

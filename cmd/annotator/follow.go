@@ -24,6 +24,8 @@ type followInput struct {
 	rotated  string
 	pollOnly bool
 	ckEvery  time.Duration
+	inactive time.Duration
+	maxOpen  int
 }
 
 // followList is a flag that may be repeated and takes comma-separated lists.
@@ -43,6 +45,8 @@ func (i *followInput) register(fs *flag.FlagSet) {
 	fs.DurationVar(&i.poll, "poll-interval", 250*time.Millisecond, "how often followed files are checked besides file system events, and globs matched again")
 	fs.StringVar(&i.rotated, "rotated", strings.Join(follow.DefaultRotated, ","), "glob patterns naming rotated files ({path} is the followed path), where copytruncate's copy and renamed files are looked for")
 	fs.BoolVar(&i.pollOnly, "poll-only", false, "do not use file system notifications, only poll (network file systems)")
+	fs.DurationVar(&i.inactive, "close-inactive", 5*time.Minute, "how long a quiet file is kept open: a file rotated away whose successor is still empty is read until quiet this long, and a quiet file's descriptor is closed (reopened when it changes)")
+	fs.IntVar(&i.maxOpen, "max-open-files", 0, "most followed files open at once; quiet files give their descriptor up to others (0: derived from the descriptor limit)")
 	fs.DurationVar(&i.ckEvery, "checkpoint-interval", 100*time.Millisecond, "least time between two checkpoint writes; after a crash about this long's worth of delivered lines is repeated (0: write after every batch, slower)")
 }
 
@@ -63,6 +67,12 @@ func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, e
 	if i.ckEvery < 0 {
 		return nil, fmt.Errorf("--checkpoint-interval %s: want 0 or a positive duration: %w", i.ckEvery, errUsage)
 	}
+	if i.inactive <= 0 {
+		return nil, fmt.Errorf("--close-inactive %s: want a positive duration: %w", i.inactive, errUsage)
+	}
+	if i.maxOpen < 0 {
+		return nil, fmt.Errorf("--max-open-files %d: want 0 (derived from the descriptor limit) or a positive number: %w", i.maxOpen, errUsage)
+	}
 	opt := follow.Options{
 		Paths:           append(append([]string(nil), i.paths...), env.paths...),
 		Rotated:         splitList(i.rotated),
@@ -73,6 +83,8 @@ func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, e
 		WithPath:        true,
 		Log:             env.log,
 		CheckpointEvery: i.ckEvery,
+		CloseInactive:   i.inactive,
+		MaxOpen:         i.maxOpen,
 	}
 	if env.metrics != nil {
 		opt.Progress, opt.Checkpointed = env.metrics.FileProgress, env.metrics.Checkpointed
