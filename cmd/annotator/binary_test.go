@@ -104,12 +104,13 @@ func TestTextEdgeCases(t *testing.T) {
 	if res.code != 0 || string(res.stdout) != want {
 		t.Fatalf("exit %d\n got %q\nwant %q\nstderr %s", res.code, res.stdout, want, res.stderr)
 	}
-	// Files give the same, and "-" reads standard input among them.
+	// Files give the same, and "-" reads standard input among them; the
+	// file's unended last line is ended before the next file's output.
 	dir := t.TempDir()
 	f := filepath.Join(dir, "a.log")
 	os.WriteFile(f, []byte(in), 0o644)
 	res = runBin(t, strings.NewReader("stdin 898001\n"), f, "-")
-	if string(res.stdout) != want+"stdin 898001"+note898001+"\n" {
+	if string(res.stdout) != want+"\nstdin 898001"+note898001+"\n" {
 		t.Fatalf("files: got %q", res.stdout)
 	}
 }
@@ -342,5 +343,34 @@ func TestSIGTERMOnQuietPipe(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("no exit within 15 s of SIGTERM")
+	}
+}
+
+// Each file is its own stream: a file whose last line lacks a newline
+// gets one when another file's output follows (as grep does), so two
+// files' lines never run together; the very last line of the output
+// stays as it came.
+func TestFilesWithoutFinalNewlineNotJoined(t *testing.T) {
+	dir := t.TempDir()
+	f1 := filepath.Join(dir, "f1.log")
+	f2 := filepath.Join(dir, "f2.log")
+	f3 := filepath.Join(dir, "f3.log")
+	os.WriteFile(f1, []byte("a\npart 898001"), 0o644)
+	os.WriteFile(f2, []byte("b"), 0o644)
+	os.WriteFile(f3, []byte("c 898001\r\nlast"), 0o644)
+	res := runBin(t, nil, f1, f2, f3)
+	want := "a\npart 898001" + note898001 + "\nb\nc 898001" + note898001 + "\r\nlast"
+	if res.code != 0 || string(res.stdout) != want {
+		t.Errorf("exit %d, output %q, want %q", res.code, res.stdout, want)
+	}
+	// JSON objects end in '\n' whatever the input: nothing to add.
+	res = runBin(t, nil, "--format", "json", f1, f2)
+	if n := bytes.Count(res.stdout, []byte("\n")); n != 3 {
+		t.Errorf("JSON output has %d lines, want 3: %s", n, res.stdout)
+	}
+	// One file alone is passed through byte for byte.
+	res = runBin(t, nil, f2)
+	if string(res.stdout) != "b" {
+		t.Errorf("single file output %q, want %q", res.stdout, "b")
 	}
 }
