@@ -9,7 +9,10 @@
 //	w N          append the next N lines (every seventh in two writes, so
 //	             a reader sees partial lines)
 //	big N        append one line of N bytes
-//	r KIND       rotate: rename, copytruncate, delete or truncate
+//	r KIND       rotate: rename, copytruncate, delete or truncate; or
+//	             create: rename and create an empty file, as logrotate's
+//	             create does, while writing on into the renamed file
+//	reopen       reopen the path, as a daemon does on its postrotate HUP
 //	q            exit
 //
 // Lines look like "seq=000000042 err 803001 ...\n": the sequence number
@@ -53,6 +56,9 @@ func main() {
 			} else {
 				err = w.rotate(f[1])
 			}
+		case "reopen":
+			w.f.Close()
+			err = w.open()
 		case "q":
 			return
 		default:
@@ -148,6 +154,18 @@ func (w *writer) rotate(kind string) error {
 		}
 		w.f.Close()
 		return w.open()
+	case "create":
+		if err := w.shift(); err != nil {
+			return err
+		}
+		if err := os.Rename(w.path, w.path+".1"); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		return f.Close()
 	case "delete":
 		if err := os.Remove(w.path); err != nil {
 			return err

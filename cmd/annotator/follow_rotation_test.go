@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// logrotate's default style: the log is renamed and an empty one created
+// at once, but the app reopens its log only when postrotate's HUP reaches
+// it, often seconds later, and writes into the renamed file until then.
+// Every line written there meanwhile must be read, with either sink.
+func TestFollowLateReopenAfterCreate(t *testing.T) {
+	for _, slow := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fast", true: "slow"}[slow], func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.log")
+			w := startWriter(t, path)
+			w.do("w 1")
+			c := newCollector()
+			a := startFollow(t, c, slow, "--follow", path, "--state", filepath.Join(dir, "state"), "--buffer-size", "4096")
+			a.waitLog("following file")
+			for round := 0; round < 3; round++ {
+				w.do("w 1000")
+				w.do("r create")
+				w.do("w 500")
+				// The HUP is late: many poll intervals (10 ms here) pass
+				// with the new file empty and the old one still written.
+				time.Sleep(150 * time.Millisecond)
+				w.do("w 500")
+				w.do("reopen")
+				w.do("w 200")
+			}
+			c.waitAll(t, w.seq)
+			a.stop(false)
+			c.check(t, w.seq, 0)
+		})
+	}
+}
+
+const note871310 = " [871310 Network not available,please check your network connection. | 网络连接已断开，请检查网络]"
+
+// textFollow runs the binary following path with text output, and
+// collects its output.
+type textFollow struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+	errb logBuffer
+}
+
+func startTextFollow(t *testing.T, args ...string) *textFollow {
+	t.Helper()
+	tf := &textFollow{done: make(chan struct{})}
+	tf.errb.changed = make(chan struct{}, 1)
+	tf.cmd = exec.Command(binary, append([]string{"--poll-interval", "10ms"}, args...)...)
+	tf.cmd.Stderr = &tf.errb
+	out, err := tf.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(tf.done)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := out.Read(buf)
+			tf.mu.Lock()
+			tf.out.Write(buf[:n])
+			tf.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		tf.cmd.Process.Signal(syscall.SIGTERM)
+		<-tf.done
+		tf.cmd.Wait()
+		if t.Failed() {
+			t.Logf("log:\n%s", tf.errb.String())
+		}
+	})
+	return tf
+}
+
+func (tf *textFollow) output() string {
+	tf.mu.Lock()
+	defer tf.mu.Unlock()
+	return tf.out.String()
+}
+
+// waitOutput waits until the output holds s.
+func (tf *textFollow) waitOutput(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(tf.output(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %q in the output; have %q", s, tf.output())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A partial last line at rotation waits for its completion in the renamed
+// file, and a partial line whose file is let go is handed on as a line of
+// its own, never joined to the next file's first line.
+func TestFollowPartialLineAtRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	appendFile(t, path, "l1\npart 898001")
+	tf := startTextFollow(t, "--follow", path)
+	tf.waitOutput(t, "l1\n")
+
+	// Completed in the renamed file before the writer moves on.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "")
+	time.Sleep(50 * time.Millisecond) // the new file stays empty a while
+	appendFile(t, path+".1", " rest\n")
+	appendFile(t, path, "new1\nhalf 871310")
+	tf.waitOutput(t, "new1\n")
+
+	// Never completed: the writer moved on.
+	if err := os.Rename(path, path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "new2\n")
+	tf.waitOutput(t, "new2\n")
+
+	want := "l1\npart 898001 rest" + note898001 + "\nnew1\nhalf 871310" + note871310 + "\nnew2\n"
+	if got := tf.output(); got != want {
+		t.Errorf("output\n got %q\nwant %q", got, want)
+	}
+}
+
+// Thousands of followed files under a descriptor limit far below their
+// number: every line comes out, the process stays up and stays clear of
+// the limit, also across a restart (a sidecar that died of EMFILE at
+// start-up would crash-loop).
+func TestFollowManyFilesUnderDescriptorLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3,000 files: skipped with -short")
+	}
+	dir := t.TempDir()
+	const files = 3000
+	name := func(i int) string { return filepath.Join(dir, fmt.Sprintf("f%04d.log", i)) }
+	write := func(round int) {
+		for i := 0; i < files; i++ {
+			appendFile(t, name(i), fmt.Sprintf("seq=%09d round %d of file %d\n", round*files+i+1, round, i))
+		}
+	}
+	c := newCollector()
+	write(0)
+	run := startLimited(t, c, 256, "--follow", filepath.Join(dir, "*.log"), "--state", filepath.Join(dir, "state"), "--close-inactive", "1h")
+	waitCount(t, c, files, run.sampleFDs)
+	// Written once all are followed: files closed for being quiet are
+	// reopened when they change.
+	write(1)
+	waitCount(t, c, 2*files, run.sampleFDs)
+	run.stop(t)
+
+	write(2)
+	run = startLimited(t, c, 256, "--follow", filepath.Join(dir, "*.log"), "--state", filepath.Join(dir, "state"), "--close-inactive", "1h")
+	waitCount(t, c, 3*files, run.sampleFDs)
+	run.stop(t)
+	c.check(t, 3*files, 0)
+}
+
+// limitedRun is the binary run under a descriptor limit, its descriptor
+// count sampled as it goes.
+type limitedRun struct {
+	cmd    *exec.Cmd
+	errb   logBuffer
+	read   chan struct{}
+	limit  int
+	maxFDs int
+}
+
+func startLimited(t *testing.T, c *collector, limit int, args ...string) *limitedRun {
+	t.Helper()
+	r := &limitedRun{read: make(chan struct{}), limit: limit}
+	r.errb.changed = make(chan struct{}, 1)
+	r.cmd = exec.Command("/bin/sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, limit), "sh", binary,
+		"--format", "json", "--poll-interval", "50ms"}, args...)...)
+	r.cmd.Stderr = &r.errb
+	out, err := r.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(r.read)
+		c.consume(out, false)
+	}()
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			r.cmd.Process.Kill()
+			<-r.read
+			r.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("log (last 4 KiB):\n%s", tail(r.errb.String(), 4096))
+		}
+	})
+	return r
+}
+
+func (r *limitedRun) sampleFDs() {
+	if n := countFDs(r.cmd.Process.Pid); n > r.maxFDs {
+		r.maxFDs = n
+	}
+}
+
+// stop ends the run with SIGTERM; it must still be running, exit 0, have
+// logged no error and kept well clear of its descriptor limit.
+func (r *limitedRun) stop(t *testing.T) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("annotator is not running any more: %v", err)
+	}
+	<-r.read
+	if err := r.cmd.Wait(); err != nil {
+		t.Fatalf("annotator: %v\n%s", err, tail(r.errb.String(), 2048))
+	}
+	// The default --max-open-files leaves a quarter of the limit and a
+	// reserve unused; rotated files looked at come on top.
+	if r.maxFDs == 0 || r.maxFDs > r.limit*3/4 {
+		t.Errorf("at most %d descriptors seen open, want 1..%d (limit %d)", r.maxFDs, r.limit*3/4, r.limit)
+	}
+	if s := r.errb.String(); strings.Contains(s, "too many open files") || strings.Contains(s, "level=ERROR") || strings.Contains(s, "level=WARN") {
+		t.Errorf("errors logged: %s", tail(s, 2048))
+	}
+}
+
+// waitCount waits, calling each between looks, until n distinct lines
+// have been seen. Thousands of files take a while on a loaded machine:
+// the bound is generous, and what is missing is summed up, not listed.
+func waitCount(t *testing.T, c *collector, n int, each func()) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if each != nil {
+			each()
+		}
+		if c.distinct() >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %d lines: have %d, first missing %v", n, c.distinct(), c.missing(1<<30, 10))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func countFDs(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
