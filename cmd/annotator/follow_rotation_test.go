@@ -294,4 +294,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-
