@@ -334,12 +334,12 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	}
 	var missed []rotatedFile
 	for _, rf := range f.rotatedFiles() {
-		keep := !os.SameFile(rf.fi, dfi) && rf.fi.ModTime().After(dfi.ModTime()) && !copyOf(rf.f, done.fp)
+		keep := !os.SameFile(rf.fi, dfi) && rf.fi.ModTime().After(dfi.ModTime()) && !rf.copyOf(done.fp)
 		for _, q := range queued {
 			if !keep {
 				break
 			}
-			keep = !os.SameFile(rf.fi, q.info) && !copyOf(rf.f, q.fp)
+			keep = !os.SameFile(rf.fi, q.info) && !rf.copyOf(q.fp)
 		}
 		if !keep {
 			rf.f.Close()
@@ -357,7 +357,12 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	gens := make([]gen, 0, len(missed)+len(queued))
 	for _, m := range missed {
 		f.log.Info("reading a rotated file the follower fell behind on", "file", f.path, "rotated", m.f.Name())
-		gens = append(gens, gen{newReader(f, m.f, 0), m.fi.ModTime()})
+		file, err := f.openRotated(m)
+		if err != nil {
+			f.log.Error("cannot read a rotated file; its lines are lost", "file", f.path, "err", err)
+			continue
+		}
+		gens = append(gens, gen{newReader(f, file, 0), m.fi.ModTime()})
 	}
 	for _, q := range queued {
 		g := gen{r: q}
@@ -377,10 +382,10 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	return out
 }
 
-// copyOf reports whether file starts with fp, a fingerprint of another
-// file's first bytes.
-func copyOf(file *os.File, fp []byte) bool {
-	return len(fp) > 0 && bytes.Equal(prefix(file, int64(len(fp))), fp)
+// copyOf reports whether the file's content starts with fp, a
+// fingerprint of another file's first bytes.
+func (r rotatedFile) copyOf(fp []byte) bool {
+	return len(fp) > 0 && bytes.Equal(r.head(int64(len(fp))), fp)
 }
 
 // start makes r the current segment.
@@ -656,6 +661,8 @@ func (f *follower) rotatedNames() []string {
 type rotatedFile struct {
 	f  *os.File
 	fi os.FileInfo
+	// gz: the file is gzip-compressed (see compressed.go).
+	gz bool
 }
 
 // rotatedFiles opens the path's rotated files as one consistent snapshot.
@@ -680,7 +687,7 @@ func (f *follower) rotatedFiles() []rotatedFile {
 				c.Close()
 				continue
 			}
-			out = append(out, rotatedFile{c, fi})
+			out = append(out, rotatedFile{f: c, fi: fi, gz: isGzip(c)})
 		}
 		if stable {
 			stable = slices.Equal(names, f.rotatedNames())
@@ -693,7 +700,7 @@ func (f *follower) rotatedFiles() []rotatedFile {
 			stable = err == nil && os.SameFile(cur, r.fi)
 		}
 		if stable || attempt == 5 {
-			return out
+			return withoutCompressedTwins(out)
 		}
 		for _, r := range out {
 			r.f.Close()
@@ -701,6 +708,31 @@ func (f *follower) rotatedFiles() []rotatedFile {
 		// A rotation is a few renames: it is over in moments.
 		time.Sleep(time.Millisecond << attempt)
 	}
+}
+
+// withoutCompressedTwins drops a compressed file whose plain original is
+// still there (it is being compressed): the original is complete and
+// cheaper to read.
+func withoutCompressedTwins(files []rotatedFile) []rotatedFile {
+	out := files[:0]
+	for i, r := range files {
+		twin := false
+		if r.gz {
+			h := r.head(fpMax)
+			for j, o := range files {
+				if j != i && !o.gz && len(h) > 0 && bytes.Equal(o.head(int64(len(h))), h) {
+					twin = true
+					break
+				}
+			}
+		}
+		if twin {
+			r.f.Close()
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // findCopy looks among the rotated files for a copy of a truncated file:
@@ -711,10 +743,12 @@ func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 	}
 	var found *os.File
 	for _, r := range f.rotatedFiles() {
-		if found == nil && r.fi.Size() >= pos {
-			if _, cino := devIno(r.fi); cino != ino && bytes.Equal(prefix(r.f, int64(len(fp))), fp) {
-				found = r.f
-				continue
+		if found == nil && r.holds(pos) {
+			if _, cino := devIno(r.fi); cino != ino && r.copyOf(fp) {
+				if file, err := f.openRotated(r); err == nil {
+					found = file
+					continue
+				}
 			}
 		}
 		r.f.Close()
@@ -727,17 +761,18 @@ func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 // same first bytes (copytruncate), holding at least the checkpointed
 // offset.
 func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
-	var same, copyFile *os.File
+	var same *os.File
+	var copyFile *rotatedFile
 	for _, r := range f.rotatedFiles() {
 		keep := false
-		if same == nil && r.fi.Size() >= e.Offset {
+		if same == nil && r.holds(e.Offset) {
 			// A file checkpointed while still empty has no fingerprint:
 			// only its inode tells it, and no copy can be recognised.
-			if ok, _ := e.File.Matches(r.f); ok {
-				if dev, ino := devIno(r.fi); dev == e.File.Dev && ino == e.File.Ino {
+			if r.matches(e.File) {
+				if dev, ino := devIno(r.fi); dev == e.File.Dev && ino == e.File.Ino && !r.gz {
 					same, keep = r.f, true
 				} else if copyFile == nil && e.File.FPLen > 0 {
-					copyFile, keep = r.f, true
+					copyFile, keep = &r, true
 				}
 			}
 		}
@@ -747,11 +782,19 @@ func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
 	}
 	if same != nil {
 		if copyFile != nil {
-			copyFile.Close()
+			copyFile.f.Close()
 		}
 		return same
 	}
-	return copyFile
+	if copyFile == nil {
+		return nil
+	}
+	file, err := f.openRotated(*copyFile)
+	if err != nil {
+		f.log.Error("cannot read a rotated file", "file", f.path, "err", err)
+		return nil
+	}
+	return file
 }
 
 // newerRotated opens the rotated files modified after old, oldest first,
@@ -798,8 +841,13 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 			g.f.Close()
 			continue
 		}
-		out = append(out, g.f)
 		f.log.Info("reading a rotated file", "file", f.path, "rotated", g.f.Name())
+		file, err := f.openRotated(g)
+		if err != nil {
+			f.log.Error("cannot read a rotated file; its lines are lost", "file", f.path, "err", err)
+			continue
+		}
+		out = append(out, file)
 	}
 	return out
 }

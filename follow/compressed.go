@@ -1,0 +1,99 @@
+package follow
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/annotator-dev/annotator/checkpoint"
+)
+
+// Rotation may compress a generation (logrotate's compress, with or
+// without delaycompress) before the follower has read it: a follower held
+// back by a slow sink, or stopped, can find a generation only as
+// app.log.2.gz. Such a file is read through gzip. Its lines are what
+// counts, so its fingerprint is taken from its decompressed first bytes:
+// it is recognised as the copy of the file it was made from.
+//
+// A generation the follower has seen is held open from then on, so
+// compressing it afterwards (which deletes the plain file) takes nothing
+// away; decompressing is for generations never seen.
+
+// gzipMagic starts every gzip stream.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+func isGzip(file *os.File) bool {
+	var b [2]byte
+	n, _ := file.ReadAt(b[:], 0)
+	return n == 2 && bytes.Equal(b[:], gzipMagic)
+}
+
+// head is a rotated file's first n bytes of content: decompressed for a
+// gzip file.
+func (r rotatedFile) head(n int64) []byte {
+	if n > fpMax {
+		n = fpMax
+	}
+	if !r.gz {
+		return prefix(r.f, n)
+	}
+	zr, err := gzip.NewReader(io.NewSectionReader(r.f, 0, r.fi.Size()))
+	if err != nil {
+		return nil
+	}
+	buf := make([]byte, n)
+	got, _ := io.ReadFull(zr, buf)
+	return buf[:got]
+}
+
+// holds reports whether the file may hold n bytes of content: a gzip
+// file's compressed size says nothing about that.
+func (r rotatedFile) holds(n int64) bool { return r.gz || r.fi.Size() >= n }
+
+// matches reports whether the file's content starts with the bytes an
+// identity was taken from.
+func (r rotatedFile) matches(id checkpoint.Identity) bool {
+	if id.FPLen == 0 {
+		return true
+	}
+	h := r.head(int64(id.FPLen))
+	ok, _ := id.Matches(bytes.NewReader(h))
+	return ok
+}
+
+// open returns the file to read the generation's lines from: itself, or
+// for a gzip file its content decompressed into an unlinked temporary
+// file (in the state directory, else the system's), given the compressed
+// file's modification time, which orders generations. The rotated file's
+// own descriptor is closed either way once done with.
+func (f *follower) openRotated(r rotatedFile) (*os.File, error) {
+	if !r.gz {
+		return r.f, nil
+	}
+	defer r.f.Close()
+	dir := os.TempDir()
+	if f.src.store != nil {
+		dir = f.src.store.Dir()
+	}
+	tmp, err := os.CreateTemp(dir, ".annotator-gunzip-*")
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s: %w", r.f.Name(), err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	zr, err := gzip.NewReader(io.NewSectionReader(r.f, 0, r.fi.Size()))
+	if err == nil {
+		_, err = io.Copy(tmp, zr)
+	}
+	if err == nil {
+		err = os.Chtimes(name, r.fi.ModTime(), r.fi.ModTime())
+	}
+	if err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("decompress %s: %w", r.f.Name(), err)
+	}
+	f.log.Info("reading a compressed rotated file", "file", f.path, "rotated", r.f.Name())
+	return tmp, nil
+}
