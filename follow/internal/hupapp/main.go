@@ -13,8 +13,9 @@
 // exist; a summary (lines, rate reached, reopens) goes to standard error.
 //
 // Lines look like "seq=000000042 err 803001 user 42 did a thing\n", as
-// follow/internal/logwriter writes them: the sequence number counts every
-// line written, from 1.
+// follow/internal/logwriter writes them (with -timestamps,
+// "seq=000000042 ts=1764601200000000000 err ..."): the sequence number
+// counts every line written, from 1.
 package main
 
 import (
@@ -29,18 +30,19 @@ import (
 func main() {
 	rate := flag.Int("rate", 20000, "lines written per second")
 	pidfile := flag.String("pidfile", "", "file to write the process id to once the log is open")
+	stamp := flag.Bool("timestamps", false, "put the write time (ts=UNIX_NANOSECONDS) after the sequence number, to measure delivery lag")
 	flag.Parse()
 	if flag.NArg() != 1 || *rate < 1 {
 		fmt.Fprintln(os.Stderr, "usage: hupapp [-rate N] [-pidfile FILE] LOGFILE")
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), *pidfile, *rate); err != nil {
+	if err := run(flag.Arg(0), *pidfile, *rate, *stamp); err != nil {
 		fmt.Fprintln(os.Stderr, "hupapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, pidfile string, rate int) error {
+func run(path, pidfile string, rate int, stamp bool) error {
 	// Signals first: a HUP arriving right after the pid file is written
 	// must reopen the log, not kill the process.
 	hup := make(chan os.Signal, 1)
@@ -48,7 +50,7 @@ func run(path, pidfile string, rate int) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 
-	w := &writer{path: path}
+	w := &writer{path: path, stamp: stamp}
 	if err := w.open(); err != nil {
 		return err
 	}
@@ -93,10 +95,11 @@ func run(path, pidfile string, rate int) error {
 }
 
 type writer struct {
-	path string
-	f    *os.File
-	seq  int
-	buf  []byte
+	path  string
+	stamp bool
+	f     *os.File
+	seq   int
+	buf   []byte
 }
 
 func (w *writer) open() error {
@@ -110,7 +113,11 @@ func (w *writer) open() error {
 
 func (w *writer) line() error {
 	w.seq++
-	w.buf = fmt.Appendf(w.buf[:0], "seq=%09d err 803001 user %d did a thing\n", w.seq, w.seq%97)
+	w.buf = fmt.Appendf(w.buf[:0], "seq=%09d ", w.seq)
+	if w.stamp {
+		w.buf = fmt.Appendf(w.buf, "ts=%d ", time.Now().UnixNano())
+	}
+	w.buf = fmt.Appendf(w.buf, "err 803001 user %d did a thing\n", w.seq%97)
 	parts := [][]byte{w.buf}
 	if w.seq%7 == 0 {
 		half := len(w.buf) / 2
