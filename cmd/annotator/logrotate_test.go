@@ -109,12 +109,12 @@ func logrotateCase(t *testing.T, bin string, style logrotateStyle, slow, kill bo
 	}
 	a := startFollowPaced(t, c, slow, args...)
 	a.waitLog("following file")
-	rot.rotate()
+	rot.rotate(0)
 	a.stop(kill)
 	t.Logf("first run delivered %d lines", c.distinct())
-	rot.rotate() // while the follower is stopped
+	rot.rotate(1) // while the follower is stopped
 	a = startFollowPaced(t, c, slow, args...)
-	rot.rotate()
+	rot.rotate(2)
 	rot.pace()
 	n := app.stop()
 	t.Logf("application: %s", strings.TrimSpace(app.stderr.String()))
@@ -200,9 +200,10 @@ type rotator struct {
 	state string
 	last  time.Time
 	// gap is that while: with a HUP the application also writes a
-	// second into the renamed file, so a generation holds about 1.4 s
-	// of lines either way.
+	// second into the renamed file.
 	gap time.Duration
+	// each is how many rotations are made at each step.
+	each int
 }
 
 func newRotator(t *testing.T, bin, dir, path, pidfile string, style logrotateStyle) *rotator {
@@ -222,9 +223,12 @@ func newRotator(t *testing.T, bin, dir, path, pidfile string, style logrotateSty
 		fmt.Fprintf(&conf, "    postrotate\n        sleep 1; kill -HUP $(cat %s)\n    endscript\n", pidfile)
 	}
 	conf.WriteString("}\n")
-	r := &rotator{t: t, bin: bin, conf: filepath.Join(dir, "logrotate.conf"), state: filepath.Join(dir, "logrotate.state"), last: time.Now(), gap: 1400 * time.Millisecond}
-	if style.hup {
-		r.gap = 400 * time.Millisecond
+	r := &rotator{t: t, bin: bin, conf: filepath.Join(dir, "logrotate.conf"), state: filepath.Join(dir, "logrotate.state"), last: time.Now(), gap: 400 * time.Millisecond, each: 1}
+	if !style.hup {
+		// Without a HUP a rotation takes no time: two at each step,
+		// 0.7 s apart, write as long as one with a HUP, and leave a
+		// slow follower more generations behind.
+		r.gap, r.each = 700*time.Millisecond, 2
 	}
 	// logrotate refuses a configuration others can write to.
 	if err := os.WriteFile(r.conf, []byte(conf.String()), 0o644); err != nil {
@@ -241,13 +245,16 @@ func (r *rotator) pace() {
 	}
 }
 
-func (r *rotator) rotate() {
+// rotate makes step's rotations; the test's log names the step of each.
+func (r *rotator) rotate(step int) {
 	r.t.Helper()
-	r.pace()
-	out, err := exec.Command(r.bin, "-f", "-s", r.state, r.conf).CombinedOutput()
-	r.last = time.Now()
-	if err != nil || len(out) > 0 {
-		r.t.Fatalf("logrotate -f -s %s %s: %v\n%s", r.state, r.conf, err, out)
+	for i := 0; i < r.each; i++ {
+		r.pace()
+		out, err := exec.Command(r.bin, "-f", "-s", r.state, r.conf).CombinedOutput()
+		r.last = time.Now()
+		if err != nil || len(out) > 0 {
+			r.t.Fatalf("logrotate -f -s %s %s (step %d): %v\n%s", r.state, r.conf, step, err, out)
+		}
 	}
 }
 
@@ -430,7 +437,7 @@ func checkRotated(t *testing.T, c *collector, n, maxDup int, disk generations, r
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var lost []int
+	var lost, repeated []int
 	dups, notOnDisk := 0, 0
 	for i := 1; i <= n; i++ {
 		k := c.counts[i]
@@ -443,6 +450,7 @@ func checkRotated(t *testing.T, c *collector, n, maxDup int, disk generations, r
 		}
 		if k > 1 {
 			dups += k - 1
+			repeated = append(repeated, i)
 		}
 	}
 	t.Logf("%d lines written, %d delivered, %d on no file, %d repeated", n, len(c.counts), notOnDisk, dups)
@@ -453,7 +461,7 @@ func checkRotated(t *testing.T, c *collector, n, maxDup int, disk generations, r
 		t.Errorf("%d of %d lines lost: %s", len(lost), n, lostRanges(lost, disk, 8))
 	}
 	if dups > maxDup {
-		t.Errorf("%d lines repeated, want at most %d", dups, maxDup)
+		t.Errorf("%d lines repeated, want at most %d: %s", dups, maxDup, lostRanges(repeated, disk, 8))
 	}
 	for i := range c.counts {
 		if i < 1 || i > n {
@@ -468,8 +476,8 @@ func checkRotated(t *testing.T, c *collector, n, maxDup int, disk generations, r
 	}
 }
 
-// lostRanges describes lost lines as runs of numbers and the file each
-// run is in, at most max runs.
+// lostRanges describes lines (lost or repeated) as runs of numbers and
+// the file each run is in, at most max runs.
 func lostRanges(lost []int, disk generations, max int) string {
 	sort.Ints(lost)
 	var parts []string
