@@ -14,6 +14,14 @@
 //
 //	go run ./bench/soak -duration 2m
 //	go run ./bench/soak -args "--checkpoint-interval 0"
+//	go run ./bench/soak -logrotate create -keep 50 -duration 30s
+//
+// With -logrotate, the real logrotate rotates the log of
+// follow/internal/hupapp, which reopens it on SIGHUP, and the lines are
+// counted against what the rotated files hold at the end: a line on no
+// file was lost to the rotator (copytruncate's window between copy and
+// truncate, or "rotate N" deleting a generation), one still on a file but
+// never delivered was lost by the follower.
 package main
 
 import (
@@ -45,6 +53,8 @@ func main() {
 	bin := flag.String("bin", "", "annotator binary (default: built from this module)")
 	dir := flag.String("dir", "", "working directory (default: a temporary one)")
 	extra := flag.String("args", "", "more annotator arguments, space-separated")
+	lrStyle := flag.String("logrotate", "", "rotate with the real logrotate, configured as "+strings.Join(lrStyleNames(), ", ")+
+		", the log of an application that reopens it on SIGHUP (sent a second after each rotation); -kinds is then unused")
 	flag.Parse()
 	if *keep < 1 {
 		log.Fatal("-keep: want at least 1")
@@ -68,6 +78,13 @@ func main() {
 	}
 	path := filepath.Join(*dir, "app.log")
 	st := newStats()
+	if *lrStyle != "" {
+		soakLogrotate(lrOptions{
+			style: *lrStyle, bin: *bin, dir: *dir, path: path, extra: strings.Fields(*extra),
+			duration: *duration, rate: *rate, rotateEvery: *rotateEvery, restartEvery: *restartEvery, keep: *keep,
+		}, st)
+		return
+	}
 	w, err := newWriter(path, *keep, st)
 	if err != nil {
 		log.Fatal(err)
@@ -137,13 +154,6 @@ func main() {
 	cpu += run.stop(false)
 
 	lost, rotatedAway, dup := st.result(written)
-	lags := st.lagsSorted()
-	q := func(p float64) time.Duration {
-		if len(lags) == 0 {
-			return 0
-		}
-		return lags[int(p*float64(len(lags)-1))]
-	}
 	fmt.Printf("soak: %s writing, %d lines (%.0f lines/s), %d rotations (%s), %d restarts (%d SIGKILL)\n",
 		wrote.Round(time.Second), written, float64(written)/wrote.Seconds(), rotations, *kinds, restarts, kills)
 	fmt.Printf("lines lost: %d\n", lost)
@@ -152,13 +162,25 @@ func main() {
 			*keep, time.Duration(*keep)*(*rotateEvery), rotatedAway)
 		fmt.Printf("  of which lost by the follower: %d\n", lost-rotatedAway)
 	}
-	fmt.Printf("lines repeated: %d (after SIGTERM restarts: %d, after SIGKILL restarts: %d)\n", dup, st.dupAfter[false], st.dupAfter[true])
-	fmt.Printf("lag (write to delivery): p50 %s, p99 %s, max %s\n", q(0.5), q(0.99), q(1))
-	fmt.Printf("annotator CPU: %s in %s (%.0f%% of one core); load average (1 min) mean %.2f, max %.2f on %d cores\n",
-		cpu.Round(10*time.Millisecond), caughtUp.Round(time.Second), 100*cpu.Seconds()/caughtUp.Seconds(), load.mean(), load.max, runtime.NumCPU())
+	st.printRest(dup, cpu, caughtUp, &load)
 	if lost > 0 {
 		os.Exit(1)
 	}
+}
+
+// printRest reports repeats, lag and CPU.
+func (st *stats) printRest(dup int, cpu, took time.Duration, load *loadSampler) {
+	lags := st.lagsSorted()
+	q := func(p float64) time.Duration {
+		if len(lags) == 0 {
+			return 0
+		}
+		return lags[int(p*float64(len(lags)-1))]
+	}
+	fmt.Printf("lines repeated: %d (after SIGTERM restarts: %d, after SIGKILL restarts: %d)\n", dup, st.dupAfter[false], st.dupAfter[true])
+	fmt.Printf("lag (write to delivery): p50 %s, p99 %s, max %s\n", q(0.5), q(0.99), q(1))
+	fmt.Printf("annotator CPU: %s in %s (%.0f%% of one core); load average (1 min) mean %.2f, max %.2f on %d cores\n",
+		cpu.Round(10*time.Millisecond), took.Round(time.Second), 100*cpu.Seconds()/took.Seconds(), load.mean(), load.max, runtime.NumCPU())
 }
 
 type writer struct {
