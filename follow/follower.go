@@ -233,17 +233,27 @@ func (f *follower) gone() bool {
 func (f *follower) endSegment() {
 	r := f.rd
 	f.rd, f.fr = nil, nil
-	if r.src != r.file {
-		r.src.Close()
-	}
 	live := r.file
 	var lastCopy *os.File
+	if r.src != r.file {
+		lastCopy = r.src // the copy read in the truncated file's place
+	}
 	switch r.next {
 	case afterCopy:
 		lastCopy = r.file
 		live = r.live
 		fallthrough
 	case afterRestart:
+		if len(f.copies) == 0 && lastCopy != nil {
+			// Copies made by rotations while this one was being read
+			// (a slow sink holds the follower back) hold whole
+			// generations written after it: they come before the file.
+			var lfi os.FileInfo
+			if fi, err := live.Stat(); err == nil {
+				lfi = fi
+			}
+			f.copies = f.newerRotatedFiles(lastCopy, lfi)
+		}
 		if len(f.copies) > 0 {
 			if lastCopy != nil {
 				lastCopy.Close()
@@ -268,6 +278,9 @@ func (f *follower) endSegment() {
 		}
 		f.start(newReader(f, live, pos))
 		return
+	}
+	if lastCopy != nil {
+		lastCopy.Close()
 	}
 	f.succ = f.withMissed(r, f.succ)
 	if len(f.succ) > 0 && f.succ[0].pos == 0 {
@@ -332,9 +345,10 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	if err != nil {
 		return queued
 	}
+	dgen := genTimeOf(done.file, dfi)
 	var missed []rotatedFile
 	for _, rf := range f.rotatedFiles() {
-		keep := !os.SameFile(rf.fi, dfi) && rf.fi.ModTime().After(dfi.ModTime()) && !rf.copyOf(done.fp)
+		keep := !os.SameFile(rf.fi, dfi) && dgen.before(genTimeOf(rf.f, rf.fi)) && !rf.copyOf(done.fp)
 		for _, q := range queued {
 			if !keep {
 				break
@@ -351,8 +365,8 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 		return queued
 	}
 	type gen struct {
-		r     *reader
-		mtime time.Time
+		r *reader
+		t genTime
 	}
 	gens := make([]gen, 0, len(missed)+len(queued))
 	for _, m := range missed {
@@ -362,19 +376,19 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 			f.log.Error("cannot read a rotated file; its lines are lost", "file", f.path, "err", err)
 			continue
 		}
-		gens = append(gens, gen{newReader(f, file, 0), m.fi.ModTime()})
+		gens = append(gens, gen{newReader(f, file, 0), genTimeOf(m.f, m.fi)})
 	}
 	for _, q := range queued {
 		g := gen{r: q}
 		if fi, err := q.file.Stat(); err == nil {
-			g.mtime = fi.ModTime()
+			g.t = genTimeOf(q.file, fi)
 		}
 		gens = append(gens, g)
 	}
 	// Generations in the order they were written: a generation stops
 	// changing when the next one takes over the path. Every file read
 	// later is then newer than the one before it, so none comes twice.
-	sort.SliceStable(gens, func(i, j int) bool { return gens[i].mtime.Before(gens[j].mtime) })
+	sort.SliceStable(gens, func(i, j int) bool { return gens[i].t.before(gens[j].t) })
 	out := make([]*reader, len(gens))
 	for i, g := range gens {
 		out[i] = g.r
@@ -825,15 +839,22 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 	if err != nil {
 		return nil
 	}
-	var gens []rotatedFile
+	ogen := genTimeOf(old, ofi)
+	ofp := prefix(old, fpMax)
+	type gen struct {
+		rotatedFile
+		t genTime
+	}
+	var gens []gen
 	for _, r := range f.rotatedFiles() {
-		if os.SameFile(r.fi, ofi) || !r.fi.ModTime().After(ofi.ModTime()) {
+		t := genTimeOf(r.f, r.fi)
+		if os.SameFile(r.fi, ofi) || !ogen.before(t) || r.copyOf(ofp) {
 			r.f.Close()
 			continue
 		}
-		gens = append(gens, r)
+		gens = append(gens, gen{r, t})
 	}
-	sort.Slice(gens, func(i, j int) bool { return gens[i].fi.ModTime().Before(gens[j].fi.ModTime()) })
+	sort.Slice(gens, func(i, j int) bool { return gens[i].t.before(gens[j].t) })
 	var out []*os.File
 	cut := false
 	for _, g := range gens {
@@ -842,7 +863,7 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 			continue
 		}
 		f.log.Info("reading a rotated file", "file", f.path, "rotated", g.f.Name())
-		file, err := f.openRotated(g)
+		file, err := f.openRotated(g.rotatedFile)
 		if err != nil {
 			f.log.Error("cannot read a rotated file; its lines are lost", "file", f.path, "err", err)
 			continue

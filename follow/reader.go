@@ -213,10 +213,6 @@ func (r *reader) atEnd() endState {
 	if r.fixed {
 		// A copy or a file found by its checkpoint is complete: whoever
 		// made the segment fixed set r.next.
-		if r.src != r.file {
-			r.src.Close()
-			r.src = r.file
-		}
 		return stateEnded
 	}
 	fi, err := r.file.Stat()

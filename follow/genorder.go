@@ -1,0 +1,35 @@
+package follow
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// genTime orders a path's generations: by when each was last written,
+// and, for two written within the same clock tick (rotations in quick
+// succession while the follower was behind), by when each was created,
+// since a copytruncate copy or a renamed file's successor is created
+// after the generation before it. The creation time comes from statx
+// where the file system keeps one; elsewhere ties stay ties.
+type genTime struct {
+	mtime, btime time.Time
+}
+
+func genTimeOf(file *os.File, fi os.FileInfo) genTime {
+	g := genTime{mtime: fi.ModTime()}
+	var stx unix.Statx_t
+	if err := unix.Statx(int(file.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_BTIME, &stx); err == nil && stx.Mask&unix.STATX_BTIME != 0 {
+		g.btime = time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec))
+	}
+	return g
+}
+
+// before reports whether g is an older generation than o.
+func (g genTime) before(o genTime) bool {
+	if !g.mtime.Equal(o.mtime) {
+		return g.mtime.Before(o.mtime)
+	}
+	return g.btime.Before(o.btime)
+}
