@@ -253,6 +253,7 @@ func (f *follower) endSegment() {
 				lfi = fi
 			}
 			f.copies = f.newerRotatedFiles(lastCopy, lfi)
+			f.unqueue(f.copies)
 		}
 		if len(f.copies) > 0 {
 			if lastCopy != nil {
@@ -346,54 +347,85 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 		return queued
 	}
 	dgen := genTimeOf(done.file, dfi)
-	var missed []rotatedFile
+	type gen struct {
+		r *reader
+		t genTime
+	}
+	qgens := make([]gen, len(queued))
+	for i, q := range queued {
+		qgens[i].r = q
+		if fi, err := q.file.Stat(); err == nil {
+			qgens[i].t = genTimeOf(q.file, fi)
+		}
+	}
+	var missed []gen
 	for _, rf := range f.rotatedFiles() {
-		keep := !os.SameFile(rf.fi, dfi) && dgen.before(genTimeOf(rf.f, rf.fi)) && !rf.copyOf(done.fp)
-		for _, q := range queued {
+		t := genTimeOf(rf.f, rf.fi)
+		keep := !os.SameFile(rf.fi, dfi) && dgen.before(t) && !rf.copyOf(done.fp)
+		for i := range qgens {
 			if !keep {
 				break
 			}
-			keep = !os.SameFile(rf.fi, q.info) && !rf.copyOf(q.fp)
+			q := qgens[i].r
+			switch {
+			case os.SameFile(rf.fi, q.info):
+				keep = false
+			case rf.copyOf(q.fp):
+				// A copytruncate copy of a queued file: that file's lines
+				// are read from it once the file is found truncated, so
+				// the queued file takes the copy's place in the order.
+				keep = false
+				if t.before(qgens[i].t) {
+					qgens[i].t = t
+				}
+			}
 		}
 		if !keep {
 			rf.f.Close()
 			continue
 		}
-		missed = append(missed, rf)
-	}
-	if len(missed) == 0 {
-		return queued
-	}
-	type gen struct {
-		r *reader
-		t genTime
-	}
-	gens := make([]gen, 0, len(missed)+len(queued))
-	for _, m := range missed {
-		f.log.Info("reading a rotated file the follower fell behind on", "file", f.path, "rotated", m.f.Name())
-		file, err := f.openRotated(m)
+		f.log.Info("reading a rotated file the follower fell behind on", "file", f.path, "rotated", rf.f.Name())
+		file, err := f.openRotated(rf)
 		if err != nil {
 			f.log.Error("cannot read a rotated file; its lines are lost", "file", f.path, "err", err)
 			continue
 		}
-		gens = append(gens, gen{newReader(f, file, 0), genTimeOf(m.f, m.fi)})
+		missed = append(missed, gen{newReader(f, file, 0), t})
 	}
-	for _, q := range queued {
-		g := gen{r: q}
-		if fi, err := q.file.Stat(); err == nil {
-			g.t = genTimeOf(q.file, fi)
-		}
-		gens = append(gens, g)
+	if len(missed) == 0 {
+		return queued
 	}
 	// Generations in the order they were written: a generation stops
 	// changing when the next one takes over the path. Every file read
 	// later is then newer than the one before it, so none comes twice.
+	gens := append(missed, qgens...)
 	sort.SliceStable(gens, func(i, j int) bool { return gens[i].t.before(gens[j].t) })
 	out := make([]*reader, len(gens))
 	for i, g := range gens {
 		out[i] = g.r
 	}
 	return out
+}
+
+// unqueue drops from the queued successors the files about to be read as
+// copytruncate copies, so that no generation is read twice.
+func (f *follower) unqueue(copies []*os.File) {
+	kept := f.succ[:0]
+	for _, q := range f.succ {
+		dup := false
+		for _, c := range copies {
+			if cfi, err := c.Stat(); err == nil && q.info != nil && os.SameFile(cfi, q.info) {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			q.file.Close()
+			continue
+		}
+		kept = append(kept, q)
+	}
+	f.succ = kept
 }
 
 // copyOf reports whether the file's content starts with fp, a

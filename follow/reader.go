@@ -277,6 +277,7 @@ func (r *reader) truncated() bool {
 		// Copies made by later rotations, while this one was still being
 		// read, hold whole generations: they come before the file again.
 		r.fol.copies = r.fol.newerRotatedFiles(cp, r.info)
+		r.fol.unqueue(r.fol.copies)
 		return true
 	}
 	r.fol.log.Warn("file truncated and no rotated copy starts as it did; lines written after the offset before the truncation, if any, were not read",

@@ -357,3 +357,34 @@ func TestFollowCompressedGenerationAfterRestart(t *testing.T) {
 		t.Errorf("the compressed file was not read as one:\n%s", a.stderr.String())
 	}
 }
+
+// A sink slower than the writer across seven rotations in quick
+// succession, of each kind: every generation is read once, in order,
+// whether it is found as a successor, among the rotated files, or as
+// copytruncate copies made while an earlier copy was still being read.
+func TestFollowManyRotationsWhileBehind(t *testing.T) {
+	for _, kind := range []string{"copytruncate", "rename", "create"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.log")
+			w := startWriter(t, path)
+			w.do("w 1")
+			c := newCollector()
+			a := startFollow(t, c, true, "--follow", path, "--state", filepath.Join(dir, "state"), "--buffer-size", "4096")
+			a.waitLog("following file")
+			for i := 0; i < 7; i++ {
+				w.do("w 3000")
+				w.do("r " + kind)
+				if kind == "create" {
+					w.do("w 100") // into the renamed file: the reopen is late
+					w.do("reopen")
+				}
+			}
+			w.do("w 100")
+			c.waitAll(t, w.seq)
+			a.stop(false)
+			c.check(t, w.seq, 0)
+		})
+	}
+}
