@@ -196,42 +196,16 @@ func TestFollowManyFilesUnderDescriptorLimit(t *testing.T) {
 // limitedRun is the binary run under a descriptor limit, its descriptor
 // count sampled as it goes.
 type limitedRun struct {
-	cmd    *exec.Cmd
-	errb   logBuffer
-	read   chan struct{}
+	*annRun
 	limit  int
 	maxFDs int
 }
 
 func startLimited(t *testing.T, c *collector, limit int, args ...string) *limitedRun {
 	t.Helper()
-	r := &limitedRun{read: make(chan struct{}), limit: limit}
-	r.errb.changed = make(chan struct{}, 1)
-	r.cmd = exec.Command("/bin/sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, limit), "sh", binary,
+	cmd := exec.Command("/bin/sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, limit), "sh", binary,
 		"--format", "json", "--poll-interval", "50ms"}, args...)...)
-	r.cmd.Stderr = &r.errb
-	out, err := r.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(r.read)
-		c.consume(out, false)
-	}()
-	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
-			r.cmd.Process.Kill()
-			<-r.read
-			r.cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("log (last 4 KiB):\n%s", tail(r.errb.String(), 4096))
-		}
-	})
-	return r
+	return &limitedRun{annRun: startRun(t, c, cmd, func(r io.Reader) io.Reader { return r }), limit: limit}
 }
 
 func (r *limitedRun) sampleFDs() {
@@ -241,22 +215,16 @@ func (r *limitedRun) sampleFDs() {
 }
 
 // stop ends the run with SIGTERM; it must still be running, exit 0, have
-// logged no error and kept well clear of its descriptor limit.
+// logged no error or warning and kept well clear of its descriptor limit.
 func (r *limitedRun) stop(t *testing.T) {
 	t.Helper()
-	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("annotator is not running any more: %v", err)
-	}
-	<-r.read
-	if err := r.cmd.Wait(); err != nil {
-		t.Fatalf("annotator: %v\n%s", err, tail(r.errb.String(), 2048))
-	}
+	r.annRun.stop(false)
 	// The default --max-open-files leaves a quarter of the limit and a
 	// reserve unused; rotated files looked at come on top.
 	if r.maxFDs == 0 || r.maxFDs > r.limit*3/4 {
 		t.Errorf("at most %d descriptors seen open, want 1..%d (limit %d)", r.maxFDs, r.limit*3/4, r.limit)
 	}
-	if s := r.errb.String(); strings.Contains(s, "too many open files") || strings.Contains(s, "level=ERROR") || strings.Contains(s, "level=WARN") {
+	if s := r.stderr.String(); strings.Contains(s, "too many open files") || strings.Contains(s, "level=WARN") {
 		t.Errorf("errors logged: %s", tail(s, 2048))
 	}
 }

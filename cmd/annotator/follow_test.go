@@ -23,27 +23,35 @@ import (
 // process (follow/internal/logwriter), and count every line by its
 // sequence number.
 
-var (
-	writerOnce sync.Once
-	writerBin  string
-	writerErr  error
-)
+// helperProgram is a program the tests build once, beside the binary.
+type helperProgram struct {
+	pkg  string
+	once sync.Once
+	path string
+	err  error
+}
 
-func logWriter(t *testing.T) string {
+func (h *helperProgram) build(t *testing.T) string {
 	t.Helper()
-	writerOnce.Do(func() {
-		writerBin = filepath.Join(filepath.Dir(binary), "logwriter")
-		cmd := exec.Command("go", "build", "-o", writerBin, "github.com/annotator-dev/annotator/follow/internal/logwriter")
-		out, err := cmd.CombinedOutput()
+	h.once.Do(func() {
+		h.path = filepath.Join(filepath.Dir(binary), filepath.Base(h.pkg))
+		out, err := exec.Command("go", "build", "-o", h.path, h.pkg).CombinedOutput()
 		if err != nil {
-			writerErr = fmt.Errorf("build logwriter: %v\n%s", err, out)
+			h.err = fmt.Errorf("build %s: %v\n%s", h.pkg, err, out)
 		}
 	})
-	if writerErr != nil {
-		t.Fatal(writerErr)
+	if h.err != nil {
+		t.Fatal(h.err)
 	}
-	return writerBin
+	return h.path
 }
+
+var (
+	logWriterProgram = &helperProgram{pkg: "github.com/annotator-dev/annotator/follow/internal/logwriter"}
+	hupAppProgram    = &helperProgram{pkg: "github.com/annotator-dev/annotator/follow/internal/hupapp"}
+)
+
+func logWriter(t *testing.T) string { return logWriterProgram.build(t) }
 
 // writerProc drives a logwriter process one command at a time.
 type writerProc struct {
@@ -317,9 +325,23 @@ func (a *annRun) waitLog(s string) {
 
 func startFollow(t *testing.T, c *collector, slow bool, args ...string) *annRun {
 	t.Helper()
-	a := &annRun{t: t, read: make(chan struct{})}
+	cmd := exec.Command(binary, append([]string{"--format", "json", "--poll-interval", "10ms"}, args...)...)
+	return startRun(t, c, cmd, func(r io.Reader) io.Reader {
+		if slow {
+			return &slowReader{r: r}
+		}
+		return r
+	})
+}
+
+// startRun starts cmd, an annotator writing JSON, and has c consume its
+// output through sink (a reader standing for the sink's pace); the run is
+// killed at the end of the test if still going, and its log shown if the
+// test failed.
+func startRun(t *testing.T, c *collector, cmd *exec.Cmd, sink func(io.Reader) io.Reader) *annRun {
+	t.Helper()
+	a := &annRun{t: t, cmd: cmd, read: make(chan struct{})}
 	a.stderr.changed = make(chan struct{}, 1)
-	a.cmd = exec.Command(binary, append([]string{"--format", "json", "--poll-interval", "10ms"}, args...)...)
 	a.cmd.Stderr = &a.stderr
 	out, err := a.cmd.StdoutPipe()
 	if err != nil {
@@ -330,7 +352,7 @@ func startFollow(t *testing.T, c *collector, slow bool, args ...string) *annRun 
 	}
 	go func() {
 		defer close(a.read)
-		c.consume(out, slow)
+		c.consume(sink(out), false)
 	}()
 	t.Cleanup(func() {
 		if a.cmd.ProcessState == nil {
@@ -339,7 +361,7 @@ func startFollow(t *testing.T, c *collector, slow bool, args ...string) *annRun 
 			a.cmd.Wait()
 		}
 		if t.Failed() {
-			t.Logf("log of annotator %v:\n%s", a.cmd.Args[1:], a.stderr.String())
+			t.Logf("log of annotator %v:\n%s", a.cmd.Args[1:], tail(a.stderr.String(), 64<<10))
 		}
 	})
 	return a

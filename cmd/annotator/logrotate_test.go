@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -140,36 +139,13 @@ const slowSinkRate = 12000
 // slow for a test that writes this much.
 func startFollowPaced(t *testing.T, c *collector, slow bool, args ...string) *annRun {
 	t.Helper()
-	a := &annRun{t: t, read: make(chan struct{})}
-	a.stderr.changed = make(chan struct{}, 1)
-	a.cmd = exec.Command(binary, append([]string{"--format", "json", "--poll-interval", "10ms"}, args...)...)
-	a.cmd.Stderr = &a.stderr
-	out, err := a.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var r io.Reader = out
-	if slow {
-		r = &pacedReader{r: out, rate: slowSinkRate, start: time.Now()}
-	}
-	go func() {
-		defer close(a.read)
-		c.consume(r, false)
-	}()
-	t.Cleanup(func() {
-		if a.cmd.ProcessState == nil {
-			a.cmd.Process.Kill()
-			<-a.read
-			a.cmd.Wait()
+	cmd := exec.Command(binary, append([]string{"--format", "json", "--poll-interval", "10ms"}, args...)...)
+	return startRun(t, c, cmd, func(r io.Reader) io.Reader {
+		if slow {
+			return &pacedReader{r: r, rate: slowSinkRate, start: time.Now()}
 		}
-		if t.Failed() {
-			t.Logf("log of annotator %v:\n%s", a.cmd.Args[1:], a.stderr.String())
-		}
+		return r
 	})
-	return a
 }
 
 // pacedReader reads lines no faster than rate a second.
@@ -258,26 +234,7 @@ func (r *rotator) rotate(step int) {
 	}
 }
 
-var (
-	hupAppOnce sync.Once
-	hupAppBin  string
-	hupAppErr  error
-)
-
-func hupAppBinary(t *testing.T) string {
-	t.Helper()
-	hupAppOnce.Do(func() {
-		hupAppBin = filepath.Join(filepath.Dir(binary), "hupapp")
-		out, err := exec.Command("go", "build", "-o", hupAppBin, "github.com/annotator-dev/annotator/follow/internal/hupapp").CombinedOutput()
-		if err != nil {
-			hupAppErr = fmt.Errorf("build hupapp: %v\n%s", err, out)
-		}
-	})
-	if hupAppErr != nil {
-		t.Fatal(hupAppErr)
-	}
-	return hupAppBin
-}
+func hupAppBinary(t *testing.T) string { return hupAppProgram.build(t) }
 
 // hupProc is a running hupapp.
 type hupProc struct {
