@@ -16,6 +16,7 @@ import (
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/checkpoint"
+	"github.com/annotator-dev/annotator/pipeline"
 	"github.com/annotator-dev/annotator/sources"
 )
 
@@ -52,6 +53,9 @@ type follower struct {
 	// file, oldest first.
 	copies []*os.File
 
+	// lingering are files moved on from, still read for late lines from
+	// processes of the app that have not reopened their log yet.
+	lingering []*lingerer
 	// holding: the follower has a slot of the Source's open budget.
 	holding bool
 	// parked: the current file, quiet, was closed to free its descriptor;
@@ -108,6 +112,14 @@ func (f *follower) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, context.Canceled):
+			if b := f.readLingering(ctx); b != nil {
+				select {
+				case f.src.out <- b:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
 			// Nothing new: a quiet file gives its descriptor up when
 			// another follower waits for one, or once it has been quiet
 			// for CloseInactive.
@@ -150,7 +162,7 @@ func (f *follower) giveBack() {
 // during a rotation, a copy or a file found by its checkpoint.
 func (f *follower) park() {
 	r := f.rd
-	if r == nil || r.fixed || r.src != r.file || r.live != nil || len(f.succ) > 0 || len(f.copies) > 0 {
+	if r == nil || r.fixed || r.src != r.file || r.live != nil || len(f.succ) > 0 || len(f.copies) > 0 || len(f.lingering) > 0 {
 		return
 	}
 	cur, err := os.Stat(f.path)
@@ -287,7 +299,11 @@ func (f *follower) endSegment() {
 	if len(f.succ) > 0 && f.succ[0].pos == 0 {
 		f.succ[0].pos = f.copiedUpTo(f.succ[0].file, f.succ[0].fp, r.file, r.pos)
 	}
-	r.file.Close()
+	if r.movedOn {
+		f.linger(r)
+	} else {
+		r.file.Close()
+	}
 	if r.next == afterGone && len(f.succ) == 0 {
 		f.log.Info("file deleted and read to its end; released", "file", f.path)
 	}
@@ -297,6 +313,56 @@ func (f *follower) endSegment() {
 		f.log.Info("following file", "file", f.path, "offset", 0)
 		f.start(next)
 	}
+}
+
+// lingerer is a file the follower moved on from, read on for late lines.
+type lingerer struct {
+	r      *reader
+	fr     *sources.Framer
+	logged bool
+}
+
+// linger keeps r's file open after the follower moved on from it: an app
+// whose processes reopen their log one by one after a rotation (nginx's
+// workers, a pre-fork server) goes on writing into the renamed file from
+// the processes that have not reopened yet, after the others already
+// write to the new one. Those late lines are handed on as they come,
+// until the file has been quiet for CloseInactive. They are not
+// checkpointed: the path's checkpoint follows the new file, so a restart
+// while lines are still coming late does not read them again.
+func (f *follower) linger(r *reader) {
+	r.fixed, r.lingering, r.drained = true, true, false
+	r.lastData = time.Now()
+	fr := sources.NewFramer(r, f.path, f.meta, f.src.opt.Pool)
+	fr.SetOffset(r.pos)
+	fr.EndLastLine = true
+	f.lingering = append(f.lingering, &lingerer{r: r, fr: fr})
+}
+
+// readLingering returns a batch of late lines from a file moved on from,
+// or nil when none has any; files quiet long enough are let go.
+func (f *follower) readLingering(ctx context.Context) *pipeline.Batch {
+	for i := 0; i < len(f.lingering); i++ {
+		l := f.lingering[i]
+		callCtx, cancel := context.WithCancel(ctx)
+		l.r.cancel = cancel
+		b, err := l.fr.Next(callCtx)
+		cancel()
+		switch {
+		case err == nil:
+			if !l.logged {
+				f.log.Info("reading late lines written to a file rotated away", "file", f.path, "rotated", l.r.file.Name())
+				l.logged = true
+			}
+			return b
+		case errors.Is(err, context.Canceled):
+			continue
+		}
+		l.r.file.Close()
+		f.lingering = append(f.lingering[:i], f.lingering[i+1:]...)
+		i--
+	}
+	return nil
 }
 
 // successorHasData reports whether the file the path names after the one
@@ -907,6 +973,10 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 
 func (f *follower) closeAll() {
 	defer f.giveBack()
+	for _, l := range f.lingering {
+		l.r.file.Close()
+	}
+	f.lingering = nil
 	if r := f.rd; r != nil && !f.parked {
 		if r.src != r.file {
 			r.src.Close()

@@ -70,6 +70,14 @@ type reader struct {
 	// its end, so the writer has moved on; one more read to the end
 	// catches what it wrote here before it moved, then the segment ends.
 	drained bool
+	// movedOn: the segment ends because the writer moved on to the
+	// successor; the file is then kept open a while (lingering) for
+	// other processes of the app that have not moved on yet.
+	movedOn bool
+	// lingering: the segment reads late lines written to a file the
+	// follower has moved on from; it ends once the file has been quiet
+	// for CloseInactive, or when descriptors run short.
+	lingering bool
 	// size is the file's size as last seen, for progress reports made on
 	// the delivery goroutine.
 	size atomic.Int64
@@ -210,6 +218,12 @@ const (
 // atEnd decides what the end of the data means: a quiet file, a file
 // rotated away (read it to its end, then move on), or a truncated one.
 func (r *reader) atEnd() endState {
+	if r.lingering {
+		if time.Since(r.lastData) >= r.fol.src.opt.CloseInactive || r.fol.src.open.contended() {
+			return stateEnded
+		}
+		return stateIdle
+	}
 	if r.fixed {
 		// A copy or a file found by its checkpoint is complete: whoever
 		// made the segment fixed set r.next.
@@ -256,7 +270,11 @@ func (r *reader) atEnd() endState {
 		}
 		return stateEnded
 	}
-	if r.fol.successorHasData() || time.Since(r.lastData) >= r.fol.src.opt.CloseInactive {
+	if r.fol.successorHasData() {
+		r.drained, r.movedOn = true, true
+		return stateMore
+	}
+	if time.Since(r.lastData) >= r.fol.src.opt.CloseInactive {
 		r.drained = true
 		return stateMore
 	}

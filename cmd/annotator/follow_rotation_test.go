@@ -356,3 +356,50 @@ func TestFollowManyRotationsWhileBehind(t *testing.T) {
 		})
 	}
 }
+
+// An app of several processes reopens its log one process at a time
+// after a rotation: once one writes to the new file, the others still
+// write into the renamed one for a while. Those late lines are read too.
+func TestFollowLateLinesFromProcessesNotYetReopened(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	open := func() *os.File {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	seq := 0
+	write := func(f *os.File, n int) {
+		for i := 0; i < n; i++ {
+			seq++
+			if _, err := fmt.Fprintf(f, "seq=%09d worker line 898001\n", seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w1, w2 := open(), open()
+	write(w1, 10)
+	c := newCollector()
+	a := startFollow(t, c, false, "--follow", path, "--state", filepath.Join(dir, "state"))
+	write(w2, 100)
+	c.waitAll(t, seq)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	w1 = open() // the first process reopened and writes to the new file
+	write(w1, 100)
+	c.waitAll(t, seq)
+	write(w2, 100) // the second has not reopened yet
+	w2 = open()
+	write(w2, 100)
+	write(w1, 100)
+	c.waitAll(t, seq)
+	a.stop(false)
+	c.check(t, seq, 0)
+	if !strings.Contains(a.stderr.String(), "reading late lines written to a file rotated away") {
+		t.Errorf("late lines not reported:\n%s", a.stderr.String())
+	}
+}
