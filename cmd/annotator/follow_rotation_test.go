@@ -403,3 +403,46 @@ func TestFollowLateLinesFromProcessesNotYetReopened(t *testing.T) {
 		t.Errorf("late lines not reported:\n%s", a.stderr.String())
 	}
 }
+
+// A full disk under the state directory does not stop the sidecar: lines
+// keep coming, the failed checkpoint writes are logged and retried, and
+// once there is room again the checkpoint catches up, so a restart
+// repeats nothing.
+func TestFollowStateDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", state).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root and mount): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", state).Run() })
+	path := filepath.Join(dir, "app.log")
+	w := startWriter(t, path)
+	w.do("w 10")
+	c := newCollector()
+	a := startFollow(t, c, false, "--follow", path, "--state", state)
+	c.waitAll(t, w.seq)
+	filler := filepath.Join(state, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 128<<10)) // fails part-way, once the disk is full
+	f.Close()
+	w.do("w 1000")
+	c.waitAll(t, w.seq)
+	a.waitLog("cannot write checkpoint now")
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	w.do("w 1000")
+	c.waitAll(t, w.seq)
+	a.stop(false)
+	a = startFollow(t, c, false, "--follow", path, "--state", state)
+	w.do("w 10")
+	c.waitAll(t, w.seq)
+	a.stop(false)
+	c.check(t, w.seq, 0)
+}
