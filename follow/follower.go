@@ -339,6 +339,18 @@ func (f *follower) linger(r *reader) {
 	f.lingering = append(f.lingering, &lingerer{r: r, fr: fr})
 }
 
+// isLingering reports whether fi is a file moved on from and still read
+// for late lines: its late lines make it look newer than it is, but it is
+// no generation still to read.
+func (f *follower) isLingering(fi os.FileInfo) bool {
+	for _, l := range f.lingering {
+		if l.r.info != nil && os.SameFile(fi, l.r.info) {
+			return true
+		}
+	}
+	return false
+}
+
 // readLingering returns a batch of late lines from a file moved on from,
 // or nil when none has any; files quiet long enough are let go.
 func (f *follower) readLingering(ctx context.Context) *pipeline.Batch {
@@ -427,7 +439,7 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	var missed []gen
 	for _, rf := range f.rotatedFiles() {
 		t := genTimeOf(rf.f, rf.fi)
-		keep := !os.SameFile(rf.fi, dfi) && dgen.before(t) && !rf.copyOf(done.fp)
+		keep := !os.SameFile(rf.fi, dfi) && dgen.before(t) && !rf.copyOf(done.fp) && !f.isLingering(rf.fi)
 		for i := range qgens {
 			if !keep {
 				break
@@ -946,7 +958,7 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 	var gens []gen
 	for _, r := range f.rotatedFiles() {
 		t := genTimeOf(r.f, r.fi)
-		if os.SameFile(r.fi, ofi) || !ogen.before(t) || r.copyOf(ofp) {
+		if os.SameFile(r.fi, ofi) || !ogen.before(t) || r.copyOf(ofp) || f.isLingering(r.fi) {
 			r.f.Close()
 			continue
 		}
