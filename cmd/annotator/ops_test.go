@@ -364,7 +364,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if len(lines) != written+1 {
 		t.Fatalf("%d lines out, %d in", len(lines), written+1)
 	}
-	note := regexp.MustCompile(`^(\d+) KEYA KEYB \[KEYA A is v(\d) \| \] \[KEYB B is v(\d) \| \]$`)
+	note := regexp.MustCompile(`^(\d+) KEYA KEYB \[KEYA A is v(\d)\] \[KEYB B is v(\d)\]$`)
 	versions := map[string]int{}
 	for i, l := range lines[:written] {
 		m := note.FindStringSubmatch(l)
@@ -379,7 +379,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if len(versions) < 2 {
 		t.Errorf("load too short to see a reload: versions %v", versions)
 	}
-	if got := lines[written]; got != "after KEYA KEYB [KEYA A is v7 | ]" {
+	if got := lines[written]; got != "after KEYA KEYB [KEYA A is v7]" {
 		t.Errorf("after deleting KEYB: %q", got)
 	}
 }
