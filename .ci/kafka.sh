@@ -54,9 +54,10 @@ EOF
   rm -rf "$libs.tmp"
   mkdir -p "$libs.tmp"
   # Batch mode, no transfer progress and no colour: plain lines in a CI
-  # log rather than progress bars and escape codes.
+  # log rather than progress bars and escape codes. Maven 3.8 still writes
+  # colour resets ("ESC[0m") in quiet batch mode, so they are stripped too.
   mvn -q -B -ntp -Dstyle.color=never -f "$pomdir/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs.tmp"
+    -DincludeScope=runtime -DoutputDirectory="$libs.tmp" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
   rm -rf "$libs" "$pomdir"
   mv "$libs.tmp" "$libs"
 fi

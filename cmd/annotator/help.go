@@ -52,7 +52,7 @@ func writeHelp(w io.Writer, c *command) {
 			fmt.Fprintf(tw, "  annotator %s\t%s\n", sc.synopsis, sc.summary)
 		}
 		tw.Flush()
-		b.WriteString("\n" + c.about + "\n")
+		b.WriteString("\n" + c.about + "\n\n")
 		b.WriteString("Flags may come before or after FILEs; \"--\" ends them. Exit status: 0 all read and written,\n" +
 			"1 a file could not be read or the output failed, 2 bad flags, arguments or settings.\n" +
 			"'annotator help COMMAND' shows a command's help.\n")
