@@ -93,6 +93,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"codes", "extra"}, `codes takes no arguments, got ["extra"]`},
 		{[]string{"lookup"}, "lookup needs at least one CODE"},
 		{[]string{"version", "x"}, `version takes no arguments, got ["x"]`},
+		// check finds what a run would find before it reads anything.
+		{[]string{"check", "--state", dir}, "--state needs --follow"},
+		{[]string{"check", "--kafka-topic", "t"}, "--kafka-topic needs --kafka-group"},
 	}
 	for _, c := range cases {
 		res := runBin(t, strings.NewReader(""), c.args...)
@@ -194,6 +197,8 @@ func TestNumericBounds(t *testing.T) {
 		{"--kafka-commit-interval", "0s", "inputs.kafka.commit_interval", "[inputs.kafka]\ncommit_interval = \"0s\"\n", "want a duration from 10ms to 1h"},
 		{"--kafka-session-timeout", "2h", "inputs.kafka.session_timeout", "[inputs.kafka]\nsession_timeout = \"2h\"\n", "want a duration from 1s to 30m"},
 		{"--kafka-connect-timeout", "0s", "kafka.connect_timeout", "[kafka]\nconnect_timeout = \"0s\"\n", "want a duration from 1s to 1h"},
+		{"--close-inactive", "0s", "inputs.follow.close_inactive", "[inputs.follow]\nclose_inactive = \"0s\"\n", "want a duration from 100ms to 24h"},
+		{"--max-open-files", "-1", "inputs.follow.max_open_files", "[inputs.follow]\nmax_open_files = -1\n", "want a whole number from 0 to 1048576"},
 	}
 	for i, c := range cases {
 		res := runBin(t, strings.NewReader(""), c.flag, c.value)
