@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -238,17 +239,11 @@ func scanInvalid(msg string, value, name, why *string) bool {
 	if !ok {
 		return false
 	}
-	if uv, err := unquote(v); err == nil {
+	if uv, err := strconv.Unquote(v); err == nil {
 		v = uv
 	}
 	*value, *name, *why = v, n, w
 	return true
-}
-
-func unquote(s string) (string, error) {
-	var out string
-	_, err := fmt.Sscanf(s, "%q", &out)
-	return out, err
 }
 
 // dashed writes a flag as users type it: -c, --format.
