@@ -11,6 +11,7 @@ package annotate
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/annotator-dev/annotator/matcher"
 )
@@ -69,7 +70,7 @@ func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
 	}
 	a := &Annotator{m: m, notes: notes, opts: opts}
 	for _, n := range notes {
-		a.text = append(a.text, []byte(" ["+n.Code+" "+oneLine(n.Message)+" | "+oneLine(n.Meaning)+"]"))
+		a.text = append(a.text, textNote(n))
 		j := []byte(`{"code":`)
 		j = AppendJSONString(j, []byte(n.Code))
 		j = append(j, `,"message":`...)
@@ -86,6 +87,22 @@ func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
 		a.keyName = append(a.keyName, n.Code)
 	}
 	return a, nil
+}
+
+// textNote is " [CODE message | meaning]", leaving out what the catalog
+// does not say rather than showing an empty field: " [CODE | meaning]"
+// without a message, " [CODE message]" without a meaning, " [CODE]"
+// without either. JSON keeps both keys, empty, so its shape never changes.
+func textNote(n Note) []byte {
+	msg, meaning := strings.TrimSpace(oneLine(n.Message)), strings.TrimSpace(oneLine(n.Meaning))
+	b := []byte(" [" + n.Code)
+	if msg != "" {
+		b = append(b, " "+msg...)
+	}
+	if meaning != "" {
+		b = append(b, " | "+meaning...)
+	}
+	return append(b, ']')
 }
 
 // oneLine keeps a note from breaking the line it is appended to.

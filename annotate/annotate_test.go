@@ -310,3 +310,31 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// A note the catalog gives no message or no meaning for is written
+// without the empty field; JSON keeps both keys.
+func TestEmptyFieldsLeftOut(t *testing.T) {
+	m, _ := matcher.New([]string{"803001", "ERR_4031", "E3", "E4"}, matcher.Auto)
+	notes := []Note{
+		{Code: "803001", Meaning: "发送消息失败"},
+		{Code: "ERR_4031", Message: "Forbidden"},
+		{Code: "E3"},
+		{Code: "E4", Message: " ", Meaning: "x"},
+	}
+	a, err := New(m, notes, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lines(t, a, "a 803001\nb ERR_4031\nc E3\nd E4\n")
+	want := "a 803001 [803001 | 发送消息失败]\nb ERR_4031 [ERR_4031 Forbidden]\nc E3 [E3]\nd E4 [E4 | x]\n"
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	j, err := New(m, notes, Options{Format: JSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, j, "b ERR_4031\n"); !strings.Contains(got, `"message":"Forbidden","meaning":""`) {
+		t.Errorf("JSON: %q", got)
+	}
+}

@@ -216,7 +216,7 @@ func TestCustomKeysEndToEnd(t *testing.T) {
 			}
 		}
 		out := a.AppendRecord(nil, []byte("code 898001 here"), nil, &s, &st)
-		if want := "code 898001 here [898001 mine | ]"; string(out) != want {
+		if want := "code 898001 here [898001 mine]"; string(out) != want {
 			t.Errorf("override: got %q, want %q", out, want)
 		}
 	}

@@ -42,6 +42,9 @@ const (
 	List
 	// CSV is an array of strings applied as one comma-separated value.
 	CSV
+	// Size is a byte count: a TOML integer, or a string with a unit
+	// ("256KiB", "1M") that the key's Check reads.
+	Size
 )
 
 func (k Kind) String() string {
@@ -56,6 +59,8 @@ func (k Kind) String() string {
 		return `a duration string such as "5s"`
 	case List, CSV:
 		return "an array of strings"
+	case Size:
+		return `an integer or a size string such as "256KiB"`
 	}
 	return "a value"
 }
@@ -322,6 +327,14 @@ func value(n *unstable.Node, kind Kind) ([]string, error) {
 			return nil, mismatch()
 		}
 		return []string{string(n.Data)}, nil
+	case Size:
+		switch n.Kind {
+		case unstable.Integer:
+			return value(n, Int)
+		case unstable.String:
+			return []string{string(n.Data)}, nil
+		}
+		return nil, mismatch()
 	case List, CSV:
 		if n.Kind != unstable.Array {
 			return nil, mismatch()

@@ -138,3 +138,21 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("missing file: got %v", err)
 	}
 }
+
+// A size is an integer or a string with a unit; other types are refused.
+func TestSizeKind(t *testing.T) {
+	sizes := []Key{{Name: "pipeline.buffer_size", Kind: Size, Flag: "buffer-size"}}
+	for doc, want := range map[string]string{
+		"[pipeline]\nbuffer_size = 1_024\n":      "1024",
+		"[pipeline]\nbuffer_size = \"256KiB\"\n": "256KiB",
+	} {
+		got, err := Parse("c.toml", []byte(doc), sizes)
+		if err != nil || len(got) != 1 || got[0].Values[0] != want {
+			t.Errorf("%q: %v, %v", doc, got, err)
+		}
+	}
+	_, err := Parse("c.toml", []byte("[pipeline]\nbuffer_size = true\n"), sizes)
+	if err == nil || !strings.Contains(err.Error(), `c.toml:2: key "pipeline.buffer_size": want an integer or a size string`) {
+		t.Errorf("a boolean size: %v", err)
+	}
+}

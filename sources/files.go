@@ -26,6 +26,9 @@ type Files struct {
 	cur    *Framer
 	closer io.Closer
 	Failed int
+	// Report, when set, takes the error of each file that cannot be
+	// read, worded "PATH: reason", instead of the log.
+	Report func(err error)
 }
 
 // NewFiles reads paths in order; stdin serves "-". withPath puts the file's
@@ -43,7 +46,7 @@ func (s *Files) Next(ctx context.Context) (*pipeline.Batch, error) {
 			}
 			if err := s.open(s.paths[0]); err != nil {
 				s.Failed++
-				s.log.Error("cannot read file, skipping it", "file", s.paths[0], "err", err)
+				s.report("cannot read file, skipping it", s.paths[0], err)
 				s.paths = s.paths[1:]
 				continue
 			}
@@ -58,13 +61,27 @@ func (s *Files) Next(ctx context.Context) (*pipeline.Batch, error) {
 		}
 		if !errors.Is(err, io.EOF) {
 			s.Failed++
-			s.log.Error("read failed, going on with the next file", "file", s.cur.streamName(), "err", err)
+			s.report("read failed, going on with the next file", s.cur.streamName(), err)
 		}
 		if s.closer != nil {
 			s.closer.Close()
 		}
 		s.cur, s.closer = nil, nil
 	}
+}
+
+// report tells of a file that could not be read.
+func (s *Files) report(what, path string, err error) {
+	if s.Report == nil {
+		s.log.Error(what, "file", path, "err", err)
+		return
+	}
+	// "open x: no such file" from the system becomes "x: no such file".
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	s.Report(fmt.Errorf("%s: %w", path, err))
 }
 
 func (s *Files) open(path string) error {
@@ -78,7 +95,7 @@ func (s *Files) open(path string) error {
 	}
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		f.Close()
-		return fmt.Errorf("open %s: is a directory", path)
+		return &os.PathError{Op: "read", Path: path, Err: errors.New("is a directory")}
 	}
 	var meta []byte
 	if s.jsonOn {

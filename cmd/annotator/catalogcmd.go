@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/annotator-dev/annotator/catalog"
+	"github.com/annotator-dev/annotator/catalog/reload"
 )
 
 // variantJSON is the shape of one variant in `codes --format json` and
@@ -52,11 +55,19 @@ func writeEntries(w io.Writer, es []catalog.Entry, format string) error {
 	return err
 }
 
-func catalogFlags(name string) (*flag.FlagSet, *string) {
+// catalogFlags are the flags of codes and lookup: the listing's format
+// and the catalog settings, so users can list and look up their own codes.
+func catalogFlags(name string) (*flag.FlagSet, *string, *opsFlags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	format := fs.String("format", "text", "output format: text (code, message, meaning, sources; tab-separated) or json")
-	return fs, format
+	fs.Usage = func() {}
+	format := fs.String("format", "text", "listing `format`: text (code, message, meaning, sources; tab-separated) or json")
+	ops := &opsFlags{}
+	fs.StringVar(&ops.configPath, "c", "", "read the [catalog] settings of this TOML config `file`; flags given on the command line win")
+	fs.StringVar(&ops.configPath, "config", "", "same as -c")
+	fs.Var(&ops.catalogs, "catalog", "custom catalog `file` (.tsv, .csv or .toml) merged over the built-in one; repeatable, later files win")
+	fs.BoolVar(&ops.catalogReplace, "catalog-replace", false, "use only the custom catalogs, not the built-in JMessage one")
+	return fs, format, ops
 }
 
 // catalogCommand runs a subcommand that prints catalog entries: check
@@ -64,46 +75,54 @@ func catalogFlags(name string) (*flag.FlagSet, *string) {
 // reports, on stderr, what it could not find (status 1).
 func catalogCommand(name string, args []string, stdout, stderr io.Writer,
 	check func(rest []string) error, pick func(c *catalog.Catalog, rest []string) ([]catalog.Entry, int)) int {
-	fs, format := catalogFlags(name)
+	fs, format, ops := catalogFlags(name)
 	rest, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		writeHelp(stdout, findCommand(name))
+		return exitOK
+	}
 	if err == nil {
 		err = check(rest)
 	}
 	if err == nil && *format != "text" && *format != "json" {
-		err = fmt.Errorf("--format %q: want text or json", *format)
+		err = usagef("--format %q: want text or json", *format)
+	}
+	if err == nil {
+		// The config file's catalog settings, and nothing else: its
+		// output format is the annotation's, not the listing's.
+		err = ops.applyConfig(fs, func(key string) bool { return strings.HasPrefix(key, "catalog.") })
 	}
 	if err != nil {
-		return usageError(stderr, fs, err)
+		return fail(stderr, name, err)
 	}
-	c, err := catalog.Builtin()
+	l := reload.Loader{Files: ops.catalogs, Replace: ops.catalogReplace}
+	c, err := l.Catalog()
 	if err != nil {
-		fmt.Fprintf(stderr, "annotator: %v\n", err)
-		return 1
+		return fail(stderr, name, ops.loadError(err))
 	}
 	entries, status := pick(c, rest)
 	if err := writeEntries(stdout, entries, *format); err != nil {
-		fmt.Fprintf(stderr, "annotator: %v\n", err)
-		return 1
+		return fail(stderr, name, err)
 	}
 	return status
 }
 
-func runCodes(args []string, stdout, stderr io.Writer) int {
+func runCodes(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return catalogCommand("codes", args, stdout, stderr,
 		func(rest []string) error {
 			if len(rest) > 0 {
-				return fmt.Errorf("codes takes no arguments, got %q", rest)
+				return usagef("codes takes no arguments, got %q", rest)
 			}
 			return nil
 		},
 		func(c *catalog.Catalog, _ []string) ([]catalog.Entry, int) { return c.Entries(), 0 })
 }
 
-func runLookup(args []string, stdout, stderr io.Writer) int {
+func runLookup(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return catalogCommand("lookup", args, stdout, stderr,
 		func(rest []string) error {
 			if len(rest) == 0 {
-				return fmt.Errorf("lookup needs at least one code")
+				return usagef("lookup needs at least one CODE")
 			}
 			return nil
 		},

@@ -1,64 +1,69 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 
-	"github.com/annotator-dev/annotator/annotate"
-	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/metrics"
 )
 
 // runCheck is `annotator check -c FILE [flags]`: it reads the settings a
-// run with the same arguments would use and loads its catalogs, without
-// reading any input, so a deployment can be validated before it starts.
-// A problem exits 2 with its file and line.
-func runCheck(args []string, stdout, stderr io.Writer) int {
-	var core coreFlags
-	var ops opsFlags
-	fs := flag.NewFlagSet("annotator check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	core.register(fs)
-	ops.register(fs)
-	for _, in := range inputs() {
-		in.register(fs)
+// run with the same arguments would use, checks them as the run does and
+// loads its catalogs, without reading any input, so a deployment can be
+// validated before it starts. A problem exits 2 with its file and line.
+func runCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, rf := newRunFlags("annotator check")
+	rest, err := rf.parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		writeHelp(stdout, findCommand("check"))
+		return exitOK
 	}
-	for _, out := range outputs() {
-		out.register(fs)
+	if err == nil && len(rest) > 0 {
+		err = usagef("check reads no input; got the arguments %q", rest)
 	}
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return usageError(stderr, fs, err)
-	}
-	if err := ops.applyConfig(fs); err != nil {
-		return configError(stderr, err)
-	}
-	if err := core.check(); err != nil {
-		return configError(stderr, err)
-	}
-	if _, err := newLogger(io.Discard, core.logLevel, core.logFormat); err != nil {
-		return configError(stderr, err)
-	}
-	if ops.metricsAddr != "" {
-		if _, err := metrics.ListenAddr(ops.metricsAddr); err != nil {
-			return configError(stderr, err)
-		}
-	}
-	format, err := annotate.ParseFormat(core.format)
 	if err != nil {
-		return configError(stderr, fmt.Errorf("--format: %w", err))
+		return fail(stderr, "check", err)
 	}
-	l := &catalogLoader{files: ops.catalogs, replace: ops.catalogReplace, engine: matcher.Engine(core.engine),
-		opts: annotate.Options{Format: format, OnlyMatching: core.onlyMatching}}
-	l.prefer = splitList(core.prefer)
-	ld, err := l.load()
-	if err != nil {
-		return configError(stderr, err)
+	if err := checkRun(rf); err != nil {
+		return fail(stderr, "check", err)
 	}
 	where := "the command line"
-	if ops.configPath != "" {
-		where = ops.configPath
+	if rf.ops.configPath != "" {
+		where = rf.ops.configPath
 	}
-	fmt.Fprintf(stdout, "%s: ok; catalog of %d codes (%d custom files)\n", where, ld.codes.Len(), len(ops.catalogs))
-	return 0
+	l, err := rf.ops.loader(&rf.core)
+	if err != nil {
+		return fail(stderr, "check", err)
+	}
+	ld, err := l.Load()
+	if err != nil {
+		return fail(stderr, "check", rf.ops.loadError(err))
+	}
+	fmt.Fprintf(stdout, "%s: ok; catalog of %d codes (%d custom files)\n", where, ld.Codes.Len(), len(rf.ops.catalogs))
+	return exitOK
+}
+
+// checkRun checks the settings a run checks only once it builds its
+// parts: the logger, the metrics address, the inputs' and outputs' flag
+// combinations.
+func checkRun(rf *runFlags) error {
+	if _, err := newLogger(io.Discard, rf.core.logLevel, rf.core.logFormat); err != nil {
+		return rf.ops.blame("log-level", err)
+	}
+	if rf.ops.metricsAddr != "" {
+		if _, err := metrics.ListenAddr(rf.ops.metricsAddr); err != nil {
+			return rf.ops.blame("metrics-addr", err)
+		}
+	}
+	for _, in := range rf.ins {
+		if c, ok := in.(interface{ check() error }); ok {
+			if err := c.check(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

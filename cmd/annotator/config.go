@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/annotator-dev/annotator/annotate"
+	"github.com/annotator-dev/annotator/catalog/reload"
 	"github.com/annotator-dev/annotator/config"
 	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/metrics"
@@ -25,7 +25,8 @@ type opsFlags struct {
 	metricsAddr    string
 	summary        bool
 
-	rt *opsRun // set by start
+	origins map[string]origin // flag name -> config file line, set by applyConfig
+	rt      *opsRun           // set by start
 }
 
 func (o *opsFlags) register(fs *flag.FlagSet) {
@@ -59,16 +60,6 @@ func oneOf(choices ...string) func(string) error {
 	}
 }
 
-func atLeast(n int) func(string) error {
-	return func(v string) error {
-		i, err := strconv.Atoi(v)
-		if err != nil || i < n {
-			return fmt.Errorf("want at least %d", n)
-		}
-		return nil
-	}
-}
-
 // configSchema maps every key of the config file onto the flag it sets,
 // so that the file and the command line are one set of settings. Keys of
 // flags a build does not register are left out, so the file cannot name
@@ -86,8 +77,8 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 		{Name: "catalog.prefer", Kind: config.CSV, Flag: "prefer"},
 		{Name: "catalog.engine", Kind: config.String, Flag: "engine",
 			Check: oneOf(string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick))},
-		{Name: "pipeline.workers", Kind: config.Int, Flag: "workers", Check: atLeast(1)},
-		{Name: "pipeline.buffer_size", Kind: config.Int, Flag: "buffer-size", Check: atLeast(64)},
+		{Name: "pipeline.workers", Kind: config.Int, Flag: "workers"},
+		{Name: "pipeline.buffer_size", Kind: config.Size, Flag: "buffer-size"},
 		{Name: "log.level", Kind: config.String, Flag: "log-level", Check: oneOf("debug", "info", "warn", "error")},
 		{Name: "log.format", Kind: config.String, Flag: "log-format", Check: oneOf("text", "json")},
 		{Name: "metrics.addr", Kind: config.String, Flag: "metrics-addr", Check: func(v string) error {
@@ -102,9 +93,16 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 	all = append(all, inputSchema()...)
 	var out []config.Key
 	for _, k := range all {
-		if fs.Lookup(k.Flag) != nil {
-			out = append(out, k)
+		f := fs.Lookup(k.Flag)
+		if f == nil {
+			continue
 		}
+		// A bounded flag checks the file's value exactly as it checks
+		// the command line's, so `check` and a run agree.
+		if c, ok := f.Value.(interface{ Check(string) error }); ok && k.Check == nil {
+			k.Check = c.Check
+		}
+		out = append(out, k)
 	}
 	return out
 }
@@ -147,26 +145,45 @@ func inputSchema() []config.Key {
 	}
 }
 
+// origin is where a setting came from in the config file, so that a
+// problem found only later (an unknown source in "prefer", a missing
+// catalog file) still points at its line.
+type origin struct {
+	file string
+	line int
+	key  string
+}
+
 // applyConfig reads the file named by -c, if any, and applies its values
-// to the flags the command line did not give.
-func (o *opsFlags) applyConfig(fs *flag.FlagSet) error {
+// to the flags the command line did not give. Keys whose flag fs lacks
+// are valid in the file but not this command's business (`codes` reads
+// only the catalog settings); only keys that keep(key) accepts are applied.
+func (o *opsFlags) applyConfig(fs *flag.FlagSet, keep func(key string) bool) error {
 	if o.configPath == "" {
 		return nil
 	}
-	settings, err := config.Load(o.configPath, configSchema(fs))
+	settings, err := config.Load(o.configPath, configSchema(allFlags()))
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return &settingsError{fmt.Errorf("%s: %v", o.configPath, pe.Err)}
+		}
 		return err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs config.Errors
 	for _, s := range settings {
-		if given[s.Flag] {
+		key := strings.ReplaceAll(s.Key, "[]", "")
+		if given[s.Flag] || fs.Lookup(s.Flag) == nil || (keep != nil && !keep(key)) {
 			continue
 		}
+		if o.origins == nil {
+			o.origins = map[string]origin{}
+		}
+		o.origins[s.Flag] = origin{file: o.configPath, line: s.Line, key: key}
 		for _, v := range s.Values {
 			if err := fs.Set(s.Flag, v); err != nil {
-				key := strings.ReplaceAll(s.Key, "[]", "")
 				errs = append(errs, &config.Error{File: o.configPath, Line: s.Line, Key: key,
 					Msg: fmt.Sprintf("key %q: bad value %q: %v", key, v, err)})
 			}
@@ -178,36 +195,17 @@ func (o *opsFlags) applyConfig(fs *flag.FlagSet) error {
 	return nil
 }
 
-// configError reports a settings or catalog problem: exit 2, without the
-// usage text, which would bury the message.
-func configError(stderr io.Writer, err error) int {
-	var es config.Errors
-	if errors.As(err, &es) {
-		for _, e := range es {
-			fmt.Fprintf(stderr, "annotator: %v\n", e)
-		}
-	} else {
-		fmt.Fprintf(stderr, "annotator: %v\n", err)
+// blame turns a problem with a setting into an error that says where the
+// setting came from: the config file's line, or the flag.
+func (o *opsFlags) blame(flagName string, err error) error {
+	if at, ok := o.origins[flagName]; ok {
+		return &config.Error{File: at.file, Line: at.line, Key: at.key, Msg: fmt.Sprintf("key %q: %v", at.key, err)}
 	}
-	return exitUsage
-}
-
-// fileError marks a problem in a file the run reads at start-up (a custom
-// catalog): the message names the file and line, and the usage text would
-// only bury it.
-type fileError struct{ err error }
-
-func (e fileError) Error() string { return e.err.Error() }
-func (e fileError) Unwrap() error { return e.err }
-
-// startFailure reports an error of ops.start: exit 2, since flags, files
-// and addresses given are the caller's to fix.
-func startFailure(stderr io.Writer, fs *flag.FlagSet, err error) int {
-	var fe fileError
+	var fe *reload.FileError
 	if errors.As(err, &fe) {
-		return configError(stderr, err)
+		return &settingsError{fmt.Errorf("%s: %v", fe.Path, fe.Err)}
 	}
-	return usageError(stderr, fs, err)
+	return usagef("--%s: %v", flagName, err)
 }
 
 // isTerminal reports whether w is a terminal, for progress output that

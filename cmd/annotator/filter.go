@@ -12,6 +12,7 @@ import (
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/catalog"
+	"github.com/annotator-dev/annotator/internal/flagvalue"
 	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/metrics"
 	"github.com/annotator-dev/annotator/pipeline"
@@ -37,34 +38,34 @@ func (f *coreFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.onlyMatching, "only-matching", false, "write only the lines that hold a code")
 	fs.StringVar(&f.prefer, "prefer", "", "preference order of catalog sources, comma-separated (default "+strings.Join(catalog.DefaultPreference(), ",")+")")
 	fs.StringVar(&f.engine, "engine", "auto", "matcher engine: auto, numeric or ahocorasick")
-	fs.IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "goroutines annotating in parallel")
-	fs.IntVar(&f.bufferSize, "buffer-size", sources.DefaultBufferSize, "bytes read per batch; longer lines pass through in pieces")
+	fs.Var(flagvalue.NewInt(&f.workers, min(runtime.GOMAXPROCS(0), maxWorkers), 1, maxWorkers), "workers",
+		"goroutines annotating in parallel, `n` from 1 to 256 (default: the number of cores)")
+	fs.Var(flagvalue.NewSize(&f.bufferSize, sources.DefaultBufferSize, 64, maxBufferSize), "buffer-size",
+		"`size` of a read batch, 64 to 64MiB (256K, 1M, 1MiB...); longer lines pass through in pieces")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 }
 
+// Bounds of the numeric settings the run allocates by. Each batch buffer
+// is allocated up front (2 per worker, plus 2), so the product is bounded
+// too: a typo must not eat the host's memory.
+const (
+	maxWorkers       = 256
+	maxBufferSize    = 64 << 20
+	maxBufferedBytes = 1 << 30
+)
+
+// check validates what single flags cannot: the memory the buffers take.
 func (f *coreFlags) check() error {
-	if f.bufferSize < 64 {
-		return fmt.Errorf("--buffer-size %d: want at least 64", f.bufferSize)
-	}
-	if f.workers < 1 {
-		return fmt.Errorf("--workers %d: want at least 1", f.workers)
+	if need := int64(2*f.workers+2) * int64(f.bufferSize); need > maxBufferedBytes {
+		return usagef("--workers %d with --buffer-size %s needs %s of read buffers ((2×workers+2)×buffer-size); the most is %s",
+			f.workers, flagvalue.FormatSize(int64(f.bufferSize)), humanSize(need), flagvalue.FormatSize(maxBufferedBytes))
 	}
 	return nil
 }
 
-// buildAnnotator makes the annotator the flags ask for.
-func (f *coreFlags) buildAnnotator() (*annotate.Annotator, error) {
-	format, err := annotate.ParseFormat(f.format)
-	if err != nil {
-		return nil, fmt.Errorf("--format: %w", err)
-	}
-	c, err := catalog.Builtin()
-	if err != nil {
-		return nil, err
-	}
-	return annotate.FromCatalog(c, splitList(f.prefer), matcher.Engine(f.engine),
-		annotate.Options{Format: format, OnlyMatching: f.onlyMatching})
+func humanSize(n int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // runEnv is what inputs and outputs are built from.
@@ -110,40 +111,102 @@ func outputs() []output {
 	return []output{&kafkaOutput{}, &stdoutOutput{}}
 }
 
-func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var core coreFlags
-	var ops opsFlags
-	fs := flag.NewFlagSet("annotator", flag.ContinueOnError)
+// runFlags are all the flags of a run (and of check and stats).
+type runFlags struct {
+	core    coreFlags
+	ops     opsFlags
+	ins     []input
+	outs    []output
+	version bool
+}
+
+func newRunFlags(name string) (*flag.FlagSet, *runFlags) {
+	r := &runFlags{ins: inputs(), outs: outputs()}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	core.register(fs)
-	ops.register(fs)
-	ins, outs := inputs(), outputs()
-	for _, in := range ins {
+	fs.Usage = func() {}
+	r.core.register(fs)
+	r.ops.register(fs)
+	for _, in := range r.ins {
 		in.register(fs)
 	}
-	for _, out := range outs {
+	for _, out := range r.outs {
 		out.register(fs)
 	}
+	fs.BoolVar(&r.version, "version", false, "print the version, commit and Go version, then exit")
+	return fs, r
+}
+
+// allFlags is every flag a run knows: the config file's schema and the
+// run's help come from it.
+func allFlags() *flag.FlagSet {
+	fs, _ := newRunFlags("annotator")
+	return fs
+}
+
+// parse reads the command line and the config file, and checks what the
+// flags alone cannot; help is flag.ErrHelp.
+func (r *runFlags) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
-		return usageError(stderr, fs, err)
+		return nil, err
 	}
-	if err := ops.applyConfig(fs); err != nil {
-		return configError(stderr, err)
+	if r.version {
+		return paths, nil
 	}
-	if err := core.check(); err != nil {
-		return usageError(stderr, fs, err)
+	if err := r.ops.applyConfig(fs, nil); err != nil {
+		return nil, err
+	}
+	if err := r.core.check(); err != nil {
+		return nil, err
+	}
+	if _, err := annotate.ParseFormat(r.core.format); err != nil {
+		return nil, r.ops.blame("format", err)
+	}
+	if err := oneOf(string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick))(r.core.engine); err != nil {
+		return nil, r.ops.blame("engine", fmt.Errorf("%q: %v", r.core.engine, err))
+	}
+	return paths, nil
+}
+
+func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(ctx, "", args, stdin, stdout, stderr)
+}
+
+// runWith is a run of the filter, or of stats (cmd names it, for help).
+func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, rf := newRunFlags("annotator")
+	core, ops := &rf.core, &rf.ops
+	ins, outs := rf.ins, rf.outs
+	paths, err := rf.parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		c := commands()[0]
+		if cmd != "" {
+			c = findCommand(cmd)
+		}
+		if so, ok := stdout.(*statsOutput); ok {
+			stdout = so.w // a stats run's help goes out, not into the table
+		}
+		writeHelp(stdout, c)
+		return exitOK
+	}
+	if err != nil {
+		return fail(stderr, cmd, err)
+	}
+	if rf.version {
+		io.WriteString(stdout, versionText())
+		return exitOK
 	}
 	log, err := newLogger(stderr, core.logLevel, core.logFormat)
 	if err != nil {
-		return usageError(stderr, fs, err)
+		return fail(stderr, cmd, usagef("%v", err))
 	}
-	a, err := ops.start(ctx, &core, paths, log, stdout, stderr)
+	a, err := ops.start(ctx, core, paths, log, stdout, stderr)
 	defer ops.finish(nil)
 	if err != nil {
-		return startFailure(stderr, fs, err)
+		return fail(stderr, cmd, err)
 	}
-	env := &runEnv{stdin: stdin, stdout: stdout, stderr: stderr, log: log, core: &core, ann: a, paths: paths}
+	env := &runEnv{stdin: stdin, stdout: stdout, stderr: stderr, log: log, core: core, ann: a, paths: paths}
 	env.metrics = ops.registry()
 
 	var src pipeline.Source
@@ -154,7 +217,7 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 	}
 	if err != nil {
-		return startError(stderr, fs, err)
+		return fail(stderr, cmd, err)
 	}
 	var sink pipeline.Sink
 	for _, out := range outs {
@@ -163,7 +226,7 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 	}
 	if err != nil {
-		return startError(stderr, fs, err)
+		return fail(stderr, cmd, err)
 	}
 	ops.serving(in)
 	stats, err := pipeline.Run(ctx, src, a, sink, pipeline.Options{Workers: core.workers, Current: ops.current(), Delivered: ops.delivered()})
@@ -178,24 +241,13 @@ func runFilter(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	log.Debug("done", "lines", stats.Lines, "annotated", stats.Annotated, "codes", stats.Codes)
 	ops.finish(err)
 	if err != nil {
-		log.Error("annotator stopped", "err", err)
-		return 1
+		fmt.Fprintf(stderr, "annotator: %v\n", err)
+		return exitFailure
 	}
 	if in.failures() > 0 {
-		return 1
+		return exitFailure
 	}
-	return 0
-}
-
-// errUsage marks start-up errors that are the caller's to fix (exit 2).
-var errUsage = errors.New("usage")
-
-func startError(stderr io.Writer, fs *flag.FlagSet, err error) int {
-	if errors.Is(err, errUsage) {
-		return usageError(stderr, fs, err)
-	}
-	fmt.Fprintf(stderr, "annotator: %v\n", err)
-	return 1
+	return exitOK
 }
 
 // filesInput reads the named files in order, or standard input.
@@ -213,6 +265,7 @@ func (i *filesInput) source(_ context.Context, env *runEnv) (pipeline.Source, er
 	withPath := len(paths) > 1 || paths[0] != "-"
 	pool := sources.NewPool(env.core.bufferSize, 2*env.core.workers+2)
 	i.files = sources.NewFiles(paths, env.stdin, pool, withPath, env.log)
+	i.files.Report = func(err error) { fmt.Fprintf(env.stderr, "annotator: %v\n", err) }
 	return i.files, nil
 }
 

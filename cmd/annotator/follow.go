@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/annotator-dev/annotator/checkpoint"
 	"github.com/annotator-dev/annotator/follow"
+	"github.com/annotator-dev/annotator/internal/flagvalue"
 	"github.com/annotator-dev/annotator/pipeline"
 	"github.com/annotator-dev/annotator/sources"
 )
@@ -42,37 +42,37 @@ func (i *followInput) register(fs *flag.FlagSet) {
 	fs.Var(&i.paths, "follow", "follow files like tail -F through rotation (repeatable, comma-separated, globs allowed; further file arguments are followed too)")
 	fs.StringVar(&i.state, "state", "", "directory keeping a checkpoint per followed file, so a restart resumes where delivery stopped")
 	fs.StringVar(&i.startAt, "start-at", "beginning", "where to start in a file already there with no checkpoint: beginning or end")
-	fs.DurationVar(&i.poll, "poll-interval", 250*time.Millisecond, "how often followed files are checked besides file system events, and globs matched again")
+	fs.Var(flagvalue.NewDuration(&i.poll, 250*time.Millisecond, time.Millisecond, time.Hour), "poll-interval",
+		"how often followed files are checked besides file system events, and globs matched again, 1ms to 1h")
 	fs.StringVar(&i.rotated, "rotated", strings.Join(follow.DefaultRotated, ","), "glob patterns naming rotated files ({path} is the followed path), where copytruncate's copy and renamed files are looked for")
 	fs.BoolVar(&i.pollOnly, "poll-only", false, "do not use file system notifications, only poll (network file systems)")
-	fs.DurationVar(&i.inactive, "close-inactive", 5*time.Minute, "how long a quiet file is kept open: a file rotated away whose successor is still empty is read until quiet this long, and a quiet file's descriptor is closed (reopened when it changes)")
-	fs.IntVar(&i.maxOpen, "max-open-files", 0, "most followed files open at once; quiet files give their descriptor up to others (0: derived from the descriptor limit)")
-	fs.DurationVar(&i.ckEvery, "checkpoint-interval", 100*time.Millisecond, "least time between two checkpoint writes; after a crash about this long's worth of delivered lines is repeated (0: write after every batch, slower)")
+	fs.Var(flagvalue.NewDuration(&i.inactive, 5*time.Minute, 100*time.Millisecond, 24*time.Hour), "close-inactive",
+		"how long a quiet file is kept open, 100ms to 24h: a file rotated away whose successor is still empty is read until quiet this long, and a quiet file's descriptor is closed (reopened when it changes)")
+	fs.Var(flagvalue.NewInt(&i.maxOpen, 0, 0, 1<<20), "max-open-files",
+		"most followed files open at once, 0 to 1048576; quiet files give their descriptor up to others (0: derived from the descriptor limit)")
+	fs.Var(flagvalue.NewDuration(&i.ckEvery, 100*time.Millisecond, 0, time.Hour), "checkpoint-interval",
+		"least time between two checkpoint writes, 0 to 1h; after a crash about this long's worth of delivered lines is repeated (0: write after every batch, slower)")
+}
+
+// check validates the flags' combination, for check and for a run.
+func (i *followInput) check() error {
+	if len(i.paths) == 0 && i.state != "" {
+		return usagef("--state needs --follow")
+	}
+	if _, err := follow.ParseStartAt(i.startAt); err != nil {
+		return usagef("--start-at: %v", err)
+	}
+	return nil
 }
 
 func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, error) {
+	if err := i.check(); err != nil {
+		return nil, err
+	}
 	if len(i.paths) == 0 {
-		if i.state != "" {
-			return nil, fmt.Errorf("--state needs --follow: %w", errUsage)
-		}
 		return nil, nil
 	}
-	start, err := follow.ParseStartAt(i.startAt)
-	if err != nil {
-		return nil, fmt.Errorf("--start-at: %v: %w", err, errUsage)
-	}
-	if i.poll <= 0 {
-		return nil, fmt.Errorf("--poll-interval %s: want a positive duration: %w", i.poll, errUsage)
-	}
-	if i.ckEvery < 0 {
-		return nil, fmt.Errorf("--checkpoint-interval %s: want 0 or a positive duration: %w", i.ckEvery, errUsage)
-	}
-	if i.inactive <= 0 {
-		return nil, fmt.Errorf("--close-inactive %s: want a positive duration: %w", i.inactive, errUsage)
-	}
-	if i.maxOpen < 0 {
-		return nil, fmt.Errorf("--max-open-files %d: want 0 (derived from the descriptor limit) or a positive number: %w", i.maxOpen, errUsage)
-	}
+	start, _ := follow.ParseStartAt(i.startAt)
 	opt := follow.Options{
 		Paths:           append(append([]string(nil), i.paths...), env.paths...),
 		Rotated:         splitList(i.rotated),

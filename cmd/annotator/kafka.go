@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/annotator-dev/annotator/internal/flagvalue"
 	"github.com/annotator-dev/annotator/pipeline"
 	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 	kafkasrc "github.com/annotator-dev/annotator/sources/kafka"
@@ -78,7 +79,8 @@ func sharedKafkaConn(fs *flag.FlagSet) *kafkaConn {
 	fs.StringVar(&c.saslMechanism, "kafka-sasl", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512")
 	fs.StringVar(&c.saslUser, "kafka-sasl-user", "", "SASL user name")
 	fs.StringVar(&c.saslPassword, "kafka-sasl-password", "", "SASL password (better: the "+kafkaPasswordEnv+" environment variable)")
-	fs.DurationVar(&c.connectTimeout, "kafka-connect-timeout", 30*time.Second, "how long start-up keeps trying to reach the brokers before giving up")
+	fs.Var(flagvalue.NewDuration(&c.connectTimeout, 30*time.Second, time.Second, time.Hour), "kafka-connect-timeout",
+		"how long start-up keeps trying to reach the brokers before giving up, 1s to 1h")
 	return c
 }
 
@@ -98,7 +100,7 @@ func (c *kafkaConn) tlsConfig() (*tls.Config, error) {
 		}
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
-		return nil, fmt.Errorf("--kafka-tls-cert and --kafka-tls-key go together: %w", errUsage)
+		return nil, usagef("--kafka-tls-cert and --kafka-tls-key go together")
 	}
 	if c.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
@@ -113,7 +115,7 @@ func (c *kafkaConn) tlsConfig() (*tls.Config, error) {
 func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	if c.saslMechanism == "" {
 		if c.saslUser != "" {
-			return nil, fmt.Errorf("--kafka-sasl-user needs --kafka-sasl: %w", errUsage)
+			return nil, usagef("--kafka-sasl-user needs --kafka-sasl")
 		}
 		return nil, nil
 	}
@@ -122,7 +124,7 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 		password = os.Getenv(kafkaPasswordEnv)
 	}
 	if c.saslUser == "" {
-		return nil, fmt.Errorf("--kafka-sasl %s needs --kafka-sasl-user: %w", c.saslMechanism, errUsage)
+		return nil, usagef("--kafka-sasl %s needs --kafka-sasl-user", c.saslMechanism)
 	}
 	switch strings.ToLower(c.saslMechanism) {
 	case "plain":
@@ -132,13 +134,13 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	case "scram-sha-512":
 		return scram.Mechanism(scram.SHA512, c.saslUser, password)
 	}
-	return nil, fmt.Errorf("--kafka-sasl %q: want plain, scram-sha-256 or scram-sha-512: %w", c.saslMechanism, errUsage)
+	return nil, usagef("--kafka-sasl %q: want plain, scram-sha-256 or scram-sha-512", c.saslMechanism)
 }
 
 // security returns the TLS and SASL settings, or a usage error.
 func (c *kafkaConn) security() (*tls.Config, sasl.Mechanism, error) {
 	if len(c.brokers) == 0 {
-		return nil, nil, fmt.Errorf("no Kafka brokers: give --kafka-brokers: %w", errUsage)
+		return nil, nil, usagef("no Kafka brokers: give --kafka-brokers")
 	}
 	t, err := c.tlsConfig()
 	if err != nil {
@@ -167,26 +169,36 @@ func (i *kafkaInput) register(fs *flag.FlagSet) {
 	fs.Var(&i.topics, "kafka-topic", "consume these Kafka topics (repeatable, comma-separated); needs --kafka-group")
 	fs.StringVar(&i.group, "kafka-group", "", "Kafka consumer group: instances in one group share the partitions")
 	fs.StringVar(&i.start, "kafka-start", "first", "where a partition with no committed offset starts: first or last")
-	fs.DurationVar(&i.sessionTimeout, "kafka-session-timeout", 30*time.Second, "a group member silent this long is dropped and its partitions move (at least 6s on a default broker)")
-	fs.DurationVar(&i.commitInterval, "kafka-commit-interval", time.Second, "how often the offsets of delivered records are committed")
-	fs.DurationVar(&i.drainTimeout, "kafka-drain-timeout", 10*time.Second, "how long a partition being given up waits for its records in flight")
+	fs.Var(flagvalue.NewDuration(&i.sessionTimeout, 30*time.Second, time.Second, 30*time.Minute), "kafka-session-timeout",
+		"a group member silent this long is dropped and its partitions move, 1s to 30m (a default broker wants 6s to 30m)")
+	fs.Var(flagvalue.NewDuration(&i.commitInterval, time.Second, 10*time.Millisecond, time.Hour), "kafka-commit-interval",
+		"how often the offsets of delivered records are committed, 10ms to 1h")
+	fs.Var(flagvalue.NewDuration(&i.drainTimeout, 10*time.Second, 100*time.Millisecond, 10*time.Minute), "kafka-drain-timeout",
+		"how long a partition being given up waits for its records in flight, 100ms to 10m")
+}
+
+// check validates the flags' combination, for check and for a run.
+func (i *kafkaInput) check() error {
+	switch {
+	case len(i.topics) == 0 && i.group != "":
+		return usagef("--kafka-group needs --kafka-topic")
+	case len(i.topics) > 0 && i.group == "":
+		return usagef("--kafka-topic needs --kafka-group")
+	case i.start != "first" && i.start != "last":
+		return usagef("--kafka-start %q: want first or last", i.start)
+	}
+	return nil
 }
 
 func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, error) {
+	if err := i.check(); err != nil {
+		return nil, err
+	}
 	if len(i.topics) == 0 {
-		if i.group != "" {
-			return nil, fmt.Errorf("--kafka-group needs --kafka-topic: %w", errUsage)
-		}
 		return nil, nil
 	}
-	if i.group == "" {
-		return nil, fmt.Errorf("--kafka-topic needs --kafka-group: %w", errUsage)
-	}
 	if len(env.paths) > 0 {
-		return nil, fmt.Errorf("--kafka-topic reads Kafka, not the files %s: %w", strings.Join(env.paths, " "), errUsage)
-	}
-	if i.start != "first" && i.start != "last" {
-		return nil, fmt.Errorf("--kafka-start %q: want first or last: %w", i.start, errUsage)
+		return nil, usagef("--kafka-topic reads Kafka, not the files %s", strings.Join(env.paths, " "))
 	}
 	t, m, err := i.conn.security()
 	if err != nil {
@@ -217,7 +229,8 @@ func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	o.conn = sharedKafkaConn(fs)
 	fs.StringVar(&o.topic, "kafka-out-topic", "", "produce the annotated lines to this Kafka topic instead of standard output")
 	fs.StringVar(&o.compression, "kafka-compression", "none", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
-	fs.DurationVar(&o.batchTimeout, "kafka-batch-timeout", 2*time.Millisecond, "longest a partly filled produce batch waits for more")
+	fs.Var(flagvalue.NewDuration(&o.batchTimeout, 2*time.Millisecond, time.Microsecond, 10*time.Second), "kafka-batch-timeout",
+		"longest a partly filled produce batch waits for more, 1µs to 10s")
 }
 
 func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, error) {
@@ -225,7 +238,7 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 		return nil, nil
 	}
 	if _, err := kafkasink.ParseCompression(o.compression); err != nil {
-		return nil, fmt.Errorf("--kafka-compression: %v: %w", err, errUsage)
+		return nil, usagef("--kafka-compression: %v", err)
 	}
 	t, m, err := o.conn.security()
 	if err != nil {

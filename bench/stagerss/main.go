@@ -1,0 +1,125 @@
+// Command stagerss measures the peak memory of the annotator binary as a
+// Kafka stage, for the resource requests of deploy/kubernetes: it fills an
+// input topic on an in-process broker, runs the binary until every record
+// is in the output topic, stops it with SIGTERM and reports its peak RSS
+// and CPU time.
+//
+//	CGO_ENABLED=0 go build -o /tmp/annotator ./cmd/annotator
+//	go run ./bench/stagerss -bin /tmp/annotator [-records 500000] [-format json]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	bin := flag.String("bin", "annotator", "the annotator binary")
+	n := flag.Int("records", 500_000, "records to move")
+	partitions := flag.Int("partitions", 4, "partitions of each topic")
+	format := flag.String("format", "text", "output format")
+	flag.Parse()
+	if err := run(*bin, *n, *partitions, *format); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(bin string, n, partitions int, format string) error {
+	ctx := context.Background()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	addrs := c.ListenAddrs()
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(addrs...), Transport: tr, Timeout: 30 * time.Second}
+	if _, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{
+		{Topic: "in", NumPartitions: partitions, ReplicationFactor: 1},
+		{Topic: "out", NumPartitions: partitions, ReplicationFactor: 1},
+	}}); err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	time.Sleep(time.Second)
+	w := &kafkago.Writer{Addr: kafkago.TCP(addrs...), Topic: "in", Transport: tr, Balancer: &kafkago.RoundRobin{},
+		BatchSize: 10000, BatchTimeout: time.Millisecond}
+	msgs := make([]kafkago.Message, 0, 20000)
+	for i := 0; i < n; i++ {
+		v := fmt.Sprintf("2024-05-01T12:00:00.000Z INFO im-gateway req=%08d user=alice%06d action=send_message", i, i%1000)
+		if i%10 == 0 {
+			v += " error 898001"
+		}
+		v += strings.Repeat(".", max(0, 150-len(v)))
+		msgs = append(msgs, kafkago.Message{Value: []byte(v[:150])})
+		if len(msgs) == cap(msgs) || i == n-1 {
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return fmt.Errorf("fill: %w", err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	w.Close()
+
+	cmd := exec.Command(bin, "--kafka-brokers", strings.Join(addrs, ","), "--kafka-topic", "in",
+		"--kafka-group", "stage", "--kafka-out-topic", "out", "--format", format, "--log-level", "warn")
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	for {
+		time.Sleep(200 * time.Millisecond)
+		got, err := produced(ctx, client, partitions)
+		if err != nil {
+			return err
+		}
+		if got >= int64(n) {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			return fmt.Errorf("only %d of %d records after 5 minutes", got, n)
+		}
+	}
+	elapsed := time.Since(start)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("annotator: %w", err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("%d records (%s) in %s: peak RSS %.1f MiB, CPU %s (%.0f%% of one core)\n",
+		n, format, elapsed.Round(time.Millisecond), float64(ru.Maxrss)/1024, cpu.Round(time.Millisecond),
+		100*cpu.Seconds()/elapsed.Seconds())
+	return nil
+}
+
+// produced is the number of records in the output topic.
+func produced(ctx context.Context, client *kafkago.Client, partitions int) (int64, error) {
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for p := 0; p < partitions; p++ {
+		req.Topics["out"] = append(req.Topics["out"], kafkago.LastOffsetOf(p))
+	}
+	res, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, po := range res.Topics["out"] {
+		if po.Error != nil {
+			return 0, po.Error
+		}
+		total += po.LastOffset
+	}
+	return total, nil
+}

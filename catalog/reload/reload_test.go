@@ -1,0 +1,109 @@
+package reload
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annotator-dev/annotator/annotate"
+	"github.com/annotator-dev/annotator/matcher"
+)
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil { // as editors and ConfigMaps do
+		t.Fatal(err)
+	}
+}
+
+func annotateLine(t *testing.T, a *annotate.Annotator, line string) string {
+	t.Helper()
+	var s annotate.Scratch
+	var st annotate.Stats
+	return string(a.AppendLines(nil, []byte(line), nil, &s, &st))
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.tsv")
+	write(t, f, "E1\tone\t一\n898001\tmine\n")
+	ld, err := (&Loader{Files: []string{f}, Engine: matcher.Auto}).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := annotateLine(t, ld.Ann, "E1 898001 898002\n"); got != "E1 898001 898002 [E1 one | 一] [898001 mine] [898002 No sush user | 用户不存在]\n" {
+		t.Errorf("got %q", got)
+	}
+	if ld.Codes.Len() <= 2 {
+		t.Errorf("the built-in codes are missing: %d codes", ld.Codes.Len())
+	}
+	c, err := (&Loader{Files: []string{f}, Replace: true}).Catalog()
+	if err != nil || len(c.Entries()) != 2 {
+		t.Errorf("Catalog with Replace: %v, %v", c, err)
+	}
+
+	_, err = (&Loader{Files: []string{filepath.Join(dir, "nope.tsv")}}).Load()
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Path != filepath.Join(dir, "nope.tsv") || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	_, err = (&Loader{Prefer: []string{"nowhere"}}).Load()
+	var pe *PreferError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), `"nowhere"`) {
+		t.Errorf("unknown source: %v", err)
+	}
+	write(t, f, "E1\tone\nE1\ttwo\n")
+	if _, err := (&Loader{Files: []string{f}}).Load(); err == nil || !strings.Contains(err.Error(), f+":2:") {
+		t.Errorf("a duplicate key: %v", err)
+	}
+}
+
+// A file replaced by rename is loaded again; a broken one keeps the
+// previous catalog; a deleted key is gone.
+func TestReloaderFollowsFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.tsv")
+	write(t, f, "KA\tv1\nKB\tv1\n")
+	r, err := New(&Loader{Files: []string{f}, Replace: true}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if annotateLine(t, r.Ann.Load(), "KA KB\n") == want {
+				return
+			}
+		}
+		t.Fatalf("never annotated as %q; last %q", want, annotateLine(t, r.Ann.Load(), "KA KB\n"))
+	}
+	waitFor("KA KB [KA v1] [KB v1]\n")
+	write(t, f, "KA\tv2\nKB\tv2\n")
+	waitFor("KA KB [KA v2] [KB v2]\n")
+	broken := r.Ann.Load()
+	write(t, f, "KA\tx\nKA\ty\n")
+	time.Sleep(300 * time.Millisecond) // past the settling delay: nothing may change
+	if r.Ann.Load() != broken {
+		t.Error("a broken file replaced the catalog")
+	}
+	write(t, f, "KA\tv3\n")
+	waitFor("KA KB [KA v3]\n")
+	if r.Codes.Load().Len() != 1 {
+		t.Errorf("the scanner has %d codes, want 1", r.Codes.Load().Len())
+	}
+}

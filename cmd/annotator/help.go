@@ -1,0 +1,223 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/annotator-dev/annotator/internal/flagvalue"
+)
+
+// flagGroups orders the help's flags by what they are about. A flag in no
+// group is listed under "Other flags" (and a test asks for a group).
+var flagGroups = []struct {
+	title string
+	names []string
+}{
+	{"Output", []string{"format", "only-matching", "summary"}},
+	{"Matching", []string{"engine", "workers", "buffer-size"}},
+	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "prefer"}},
+	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
+	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
+		"kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
+		"kafka-drain-timeout", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
+		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}},
+	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "version"}},
+}
+
+// aliases are flags shown with another: -c with --config.
+var aliases = map[string]string{"config": "c"}
+
+// argNames name the value of flags whose usage text does not.
+var argNames = map[string]string{
+	"format": "FORMAT", "engine": "ENGINE", "prefer": "SOURCES", "follow": "PATH", "state": "DIR",
+	"start-at": "WHERE", "rotated": "PATTERNS", "log-level": "LEVEL", "log-format": "FORMAT",
+	"kafka-brokers": "HOST:PORT", "kafka-topic": "TOPIC", "kafka-group": "GROUP", "kafka-start": "WHERE",
+	"kafka-out-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
+	"kafka-tls-key": "FILE", "kafka-tls-server-name": "NAME", "kafka-sasl": "MECHANISM",
+	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD",
+}
+
+// writeHelp prints c's usage: the usage line, what it does and its flags
+// by group.
+func writeHelp(w io.Writer, c *command) {
+	var b strings.Builder
+	if c.name == "" {
+		b.WriteString("Usage:\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, sc := range commands() {
+			fmt.Fprintf(tw, "  annotator %s\t%s\n", sc.synopsis, sc.summary)
+		}
+		tw.Flush()
+		b.WriteString("\n" + c.about + "\n\n")
+		b.WriteString("Flags may come before or after FILEs; \"--\" ends them. Exit status: 0 all read and written,\n" +
+			"1 a file could not be read or the output failed, 2 bad flags, arguments or settings.\n" +
+			"'annotator help COMMAND' shows a command's help.\n")
+	} else {
+		fmt.Fprintf(&b, "Usage: annotator %s\n\n%s\n", c.synopsis, c.about)
+	}
+	if c.flags != nil {
+		writeFlags(&b, c.flags())
+	}
+	io.WriteString(w, b.String())
+}
+
+func writeFlags(b *strings.Builder, fs *flag.FlagSet) {
+	grouped := map[string]bool{"help": true}
+	for alias := range aliases {
+		grouped[alias] = true
+	}
+	section := func(title string, names []string) {
+		var lines []*flag.Flag
+		for _, n := range names {
+			if f := fs.Lookup(n); f != nil {
+				lines = append(lines, f)
+			}
+		}
+		if len(lines) == 0 {
+			return
+		}
+		fmt.Fprintf(b, "\n%s:\n", title)
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		for _, f := range lines {
+			fmt.Fprintf(tw, "  %s\t%s\n", flagSynopsis(f), flagUsage(f))
+		}
+		tw.Flush()
+	}
+	for _, g := range flagGroups {
+		section(g.title, g.names)
+		for _, n := range g.names {
+			grouped[n] = true
+		}
+	}
+	var other []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if !grouped[f.Name] {
+			other = append(other, f.Name)
+		}
+	})
+	section("Other flags", other)
+	b.WriteString("\n  -h, --help  print this help\n")
+}
+
+// flagSynopsis is "--name ARG", with the aliases: "-c, --config FILE".
+func flagSynopsis(f *flag.Flag) string {
+	arg, _ := flag.UnquoteUsage(f)
+	_, isDuration := f.Value.(*flagvalue.Duration)
+	switch {
+	case arg == "":
+	case strings.Contains(f.Usage, "`"):
+		arg = " " + strings.ToUpper(arg)
+	case argNames[f.Name] != "":
+		arg = " " + argNames[f.Name]
+	case isDuration:
+		arg = " DURATION"
+	default:
+		arg = " " + strings.ToUpper(arg)
+	}
+	name := dashed(f.Name)
+	for long, short := range aliases {
+		if short == f.Name {
+			name += ", " + dashed(long)
+		}
+	}
+	return name + arg
+}
+
+func flagUsage(f *flag.Flag) string {
+	_, usage := flag.UnquoteUsage(f)
+	switch f.DefValue {
+	case "", "0", "false", "0s", "[]":
+	default:
+		if !strings.Contains(usage, "(default") {
+			usage += " (default " + f.DefValue + ")"
+		}
+	}
+	return usage
+}
+
+// notACommand tells a first argument that is a mistyped subcommand, or a
+// code given where a file belongs, from a file name: only a word that is
+// not a file gets a suggestion; anything else is left to be read as a file.
+func notACommand(word string) error {
+	if word == "" || word == "-" || strings.HasPrefix(word, "-") {
+		return nil
+	}
+	if _, err := os.Lstat(word); err == nil || !os.IsNotExist(err) {
+		return nil
+	}
+	if isDigits(word) {
+		return usagef("%s: no such file; to look the code up: annotator lookup %s", word, word)
+	}
+	if best := nearestCommand(word); best != "" {
+		return usagef("unknown command %q; did you mean %q?", word, best)
+	}
+	return nil
+}
+
+func unknownCommand(word string) error {
+	if best := nearestCommand(word); best != "" {
+		return usagef("unknown command %q; did you mean %q?", word, best)
+	}
+	return usagef("unknown command %q", word)
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// nearestCommand returns the subcommand a lower-case word is most likely
+// a typo of, or "": at most one edit for words of up to four letters, two
+// for longer ones.
+func nearestCommand(word string) string {
+	for i := 0; i < len(word); i++ {
+		if c := word[i]; (c < 'a' || c > 'z') && c != '-' {
+			return ""
+		}
+	}
+	limit := 1
+	if len(word) > 4 {
+		limit = 2
+	}
+	best, bestD := "", limit+1
+	for _, c := range commands()[1:] {
+		if d := editDistance(word, c.name); d < bestD {
+			best, bestD = c.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance, with a swap of two adjacent
+// letters counting as one edit ("lokoup", "stast").
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/annotator-dev/annotator/annotate"
+	"github.com/annotator-dev/annotator/catalog/reload"
+	"github.com/annotator-dev/annotator/matcher"
+	"github.com/annotator-dev/annotator/metrics"
+	"github.com/annotator-dev/annotator/pipeline"
+)
+
+// The run-time side of opsFlags: what start builds and stop releases.
+type opsRun struct {
+	rel    *reload.Reloader
+	reg    *metrics.Registry
+	srv    *metrics.Server
+	sum    *summary
+	prog   *progress
+	cancel context.CancelFunc
+	done   chan struct{}
+	source string
+	sumOut io.Writer
+	stderr io.Writer
+}
+
+// start loads the catalogs and starts the reloader, the metrics endpoint
+// and the progress display, as the flags ask. It returns the first
+// annotator; the pipeline then follows o.current().
+func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, log *slog.Logger, stdout, stderr io.Writer) (*annotate.Annotator, error) {
+	l, err := o.loader(core)
+	if err != nil {
+		return nil, err
+	}
+	rt := &opsRun{stderr: stderr}
+	o.rt = rt
+	if o.metricsAddr != "" {
+		addr, err := metrics.ListenAddr(o.metricsAddr)
+		if err != nil {
+			return nil, o.blame("metrics-addr", err)
+		}
+		rt.reg = metrics.New()
+		// Not the caller's usage mistake (the address is taken, say):
+		// exit 1, like any other failure to start.
+		if rt.srv, err = metrics.Serve(addr, rt.reg, log); err != nil {
+			return nil, err
+		}
+	}
+	rel, err := reload.New(l, log, rt.reg, o.catalogWatch)
+	if err != nil {
+		return nil, o.loadError(err)
+	}
+	rt.rel = rel
+	so, statsRun := stdout.(*statsOutput)
+	if statsRun {
+		rt.sum, rt.sumOut = newSummary(len(paths) > 1), so.w
+	} else if o.summary {
+		rt.sum, rt.sumOut = newSummary(len(paths) > 1), stderr
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	rt.cancel, rt.done = cancel, make(chan struct{})
+	// Progress only where it garbles nothing: stderr is a terminal that
+	// annotated lines are not also being written to.
+	if rt.sum != nil && isTerminal(stderr) && (statsRun || !isTerminal(stdout)) {
+		rt.prog = newProgress(paths, stderr)
+	}
+	go func() {
+		defer close(rt.done)
+		if rt.prog != nil {
+			go rt.prog.run(rctx)
+		}
+		rel.Run(rctx)
+		if rt.prog != nil {
+			rt.prog.wait()
+		}
+	}()
+	return rel.Ann.Load(), nil
+}
+
+// loader is the catalog loader the flags ask for.
+func (o *opsFlags) loader(core *coreFlags) (*reload.Loader, error) {
+	format, err := annotate.ParseFormat(core.format)
+	if err != nil {
+		return nil, o.blame("format", err)
+	}
+	return &reload.Loader{Files: o.catalogs, Replace: o.catalogReplace, Engine: matcher.Engine(core.engine),
+		Prefer: splitList(core.prefer), Opts: annotate.Options{Format: format, OnlyMatching: core.onlyMatching}}, nil
+}
+
+// loadError puts a catalog load error where the user can find its cause:
+// the config file's line or the flag that named the missing file or the
+// unknown source. A catalog file's own errors name their file and line.
+func (o *opsFlags) loadError(err error) error {
+	var fe *reload.FileError
+	var pe *reload.PreferError
+	switch {
+	case errors.As(err, &fe):
+		return o.blame("catalog", err)
+	case errors.As(err, &pe):
+		return o.blame("prefer", pe.Err)
+	}
+	return &settingsError{err}
+}
+
+// current is the annotator the pipeline reads per batch.
+func (o *opsFlags) current() *atomic.Pointer[annotate.Annotator] { return &o.rt.rel.Ann }
+
+// registry is the run's metrics, nil when they are off.
+func (o *opsFlags) registry() *metrics.Registry { return o.rt.reg }
+
+// serving marks the run ready once its input and output are open.
+func (o *opsFlags) serving(in input) {
+	o.rt.source = "stdin"
+	if _, files := in.(*filesInput); !files {
+		o.rt.source = inputName(in)
+	}
+	o.rt.reg.SetReady(true)
+}
+
+// inputName names an input for metric labels: kafkaInput is "kafka".
+func inputName(in input) string {
+	t := reflect.TypeOf(in)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return string(bytes.TrimSuffix([]byte(t.Name()), []byte("Input")))
+}
+
+// delivered is the pipeline's per-batch hook, or nil when nothing needs
+// it, so that a plain run does no extra work at all.
+func (o *opsFlags) delivered() func(*pipeline.Batch) {
+	rt := o.rt
+	if rt.reg == nil && rt.sum == nil && rt.prog == nil {
+		return nil
+	}
+	return func(b *pipeline.Batch) {
+		codes := rt.rel.Codes.Load()
+		rt.reg.Delivered(rt.source, b, codes)
+		if rt.sum != nil {
+			rt.sum.add(b, codes)
+		}
+		if rt.prog != nil {
+			rt.prog.add(b)
+		}
+	}
+}
+
+// finish ends the run's helpers and prints the summary. err is the run's
+// outcome, counted in the metrics.
+func (o *opsFlags) finish(err error) {
+	rt := o.rt
+	if rt == nil {
+		return
+	}
+	o.rt = nil
+	rt.reg.SetReady(false)
+	if err != nil {
+		rt.reg.Error("run")
+	}
+	if rt.cancel != nil {
+		rt.cancel()
+		<-rt.done
+	}
+	if rt.srv != nil {
+		_ = rt.srv.Close()
+	}
+	if rt.sum != nil {
+		rt.sum.write(rt.sumOut)
+	}
+}
