@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/annotator-dev/annotator/checkpoint"
 )
@@ -24,10 +25,28 @@ import (
 // gzipMagic starts every gzip stream.
 var gzipMagic = []byte{0x1f, 0x8b}
 
+// isGzip tells a gzip file by its name or its first bytes. By name too,
+// because a file being compressed is empty at first.
 func isGzip(file *os.File) bool {
+	if strings.HasSuffix(file.Name(), ".gz") {
+		return true
+	}
 	var b [2]byte
 	n, _ := file.ReadAt(b[:], 0)
 	return n == 2 && bytes.Equal(b[:], gzipMagic)
+}
+
+// otherCompressed names the compressed files that cannot be read: their
+// bytes are no lines, so they are never taken for a generation.
+var otherCompressed = []string{".bz2", ".xz", ".zst", ".lz4", ".lzma", ".lzo", ".Z", ".zip"}
+
+func compressedOtherwise(name string) bool {
+	for _, ext := range otherCompressed {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // head is a rotated file's first n bytes of content: decompressed for a
@@ -73,6 +92,10 @@ func (f *follower) openRotated(r rotatedFile) (*os.File, error) {
 		return r.f, nil
 	}
 	defer r.f.Close()
+	// Its modification time is its generation's (logrotate keeps it);
+	// its creation time is when it was compressed, which says nothing of
+	// the generation's place, so it is left unknown.
+	gen := genTime{mtime: r.fi.ModTime()}
 	dir := os.TempDir()
 	if f.src.store != nil {
 		dir = f.src.store.Dir()
@@ -90,10 +113,19 @@ func (f *follower) openRotated(r rotatedFile) (*os.File, error) {
 	if err == nil {
 		err = os.Chtimes(name, r.fi.ModTime(), r.fi.ModTime())
 	}
+	var tfi os.FileInfo
+	if err == nil {
+		tfi, err = tmp.Stat()
+	}
 	if err != nil {
 		tmp.Close()
 		return nil, fmt.Errorf("decompress %s: %w", r.f.Name(), err)
 	}
+	if f.unpacked == nil {
+		f.unpacked = map[uint64]genTime{}
+	}
+	_, ino := devIno(tfi)
+	f.unpacked[ino] = gen
 	f.log.Info("reading a compressed rotated file", "file", f.path, "rotated", r.f.Name())
 	return tmp, nil
 }

@@ -56,6 +56,10 @@ type follower struct {
 	// lingering are files moved on from, still read for late lines from
 	// processes of the app that have not reopened their log yet.
 	lingering []*lingerer
+	// unpacked holds, by the inode of the temporary file a compressed
+	// generation was decompressed into, that generation's place in the
+	// order: the temporary file's own times are those of its making.
+	unpacked map[uint64]genTime
 	// holding: the follower has a slot of the Source's open budget.
 	holding bool
 	// parked: the current file, quiet, was closed to free its descriptor;
@@ -424,7 +428,7 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	if err != nil {
 		return queued
 	}
-	dgen := genTimeOf(done.file, dfi)
+	dgen := f.genTime(done.file, dfi)
 	type gen struct {
 		r *reader
 		t genTime
@@ -433,12 +437,12 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	for i, q := range queued {
 		qgens[i].r = q
 		if fi, err := q.file.Stat(); err == nil {
-			qgens[i].t = genTimeOf(q.file, fi)
+			qgens[i].t = f.genTime(q.file, fi)
 		}
 	}
 	var missed []gen
 	for _, rf := range f.rotatedFiles() {
-		t := genTimeOf(rf.f, rf.fi)
+		t := f.rotatedGenTime(rf)
 		keep := !os.SameFile(rf.fi, dfi) && dgen.before(t) && !rf.copyOf(done.fp) && !f.isLingering(rf.fi)
 		for i := range qgens {
 			if !keep {
@@ -807,11 +811,18 @@ func (f *follower) rotatedFiles() []rotatedFile {
 				continue
 			}
 			fi, err := c.Stat()
-			if err != nil || !fi.Mode().IsRegular() {
+			if err != nil || !fi.Mode().IsRegular() || compressedOtherwise(name) {
 				c.Close()
 				continue
 			}
-			out = append(out, rotatedFile{f: c, fi: fi, gz: isGzip(c)})
+			rf := rotatedFile{f: c, fi: fi, gz: isGzip(c)}
+			if rf.gz && len(rf.head(1)) == 0 {
+				// Still being written (its original is still there), or
+				// not gzip after all: nothing to read from it yet.
+				c.Close()
+				continue
+			}
+			out = append(out, rf)
 		}
 		if stable {
 			stable = slices.Equal(names, f.rotatedNames())
@@ -949,7 +960,7 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 	if err != nil {
 		return nil
 	}
-	ogen := genTimeOf(old, ofi)
+	ogen := f.genTime(old, ofi)
 	ofp := prefix(old, fpMax)
 	type gen struct {
 		rotatedFile
@@ -957,7 +968,7 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 	}
 	var gens []gen
 	for _, r := range f.rotatedFiles() {
-		t := genTimeOf(r.f, r.fi)
+		t := f.rotatedGenTime(r)
 		if os.SameFile(r.fi, ofi) || !ogen.before(t) || r.copyOf(ofp) || f.isLingering(r.fi) {
 			r.f.Close()
 			continue

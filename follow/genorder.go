@@ -26,6 +26,27 @@ func genTimeOf(file *os.File, fi os.FileInfo) genTime {
 	return g
 }
 
+// genTime is file's place among the path's generations; a decompressed
+// generation keeps its compressed file's.
+func (f *follower) genTime(file *os.File, fi os.FileInfo) genTime {
+	if _, ino := devIno(fi); f.unpacked != nil {
+		if g, ok := f.unpacked[ino]; ok {
+			return g
+		}
+	}
+	return genTimeOf(file, fi)
+}
+
+// rotatedGenTime is a rotated file's place among the generations; a
+// compressed file's creation time is when it was compressed, so only its
+// modification time (which logrotate keeps) counts.
+func (f *follower) rotatedGenTime(r rotatedFile) genTime {
+	if r.gz {
+		return genTime{mtime: r.fi.ModTime()}
+	}
+	return f.genTime(r.f, r.fi)
+}
+
 // before reports whether g is an older generation than o.
 func (g genTime) before(o genTime) bool {
 	if !g.mtime.Equal(o.mtime) {
