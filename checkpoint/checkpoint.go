@@ -121,7 +121,7 @@ type Store struct {
 	buf     bytes.Buffer
 	// lock holds the directory's flock until Close; nil once closed.
 	// writeMu guards it, so no write can happen after the release.
-	lock *os.File
+	lock *dirLock
 }
 
 // Open loads the state in dir, creating dir if needed. It fails when dir
@@ -155,7 +155,7 @@ func Open(dir string) (*Store, error) {
 	err = s.load()
 	var corrupt *CorruptError
 	if err != nil && !errors.As(err, &corrupt) {
-		unlockDir(s.lock)
+		s.lock.unlock()
 		return nil, err
 	}
 	return s, err
@@ -320,7 +320,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	_, err := s.flush()
-	uerr := unlockDir(s.lock)
+	uerr := s.lock.unlock()
 	s.lock = nil
 	return errors.Join(err, uerr)
 }

@@ -42,16 +42,25 @@ func (e *InUseError) Holder() string {
 	return "pid " + strconv.Itoa(e.PID)
 }
 
+// dirLock is a held state directory: the lock file's descriptor. It is a
+// bare descriptor rather than an *os.File on purpose: an *os.File left
+// unreferenced is closed by its finalizer, which would drop the lock
+// silently while the store might still write.
+type dirLock struct {
+	fd   int
+	path string
+}
+
 // lockDir takes dir for this process with an exclusive flock on its lock
 // file and writes the PID there. The kernel releases the lock when the
 // process ends however it ends, so a killed holder leaves a stale PID but
 // never a held lock.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE, 0o644)
+func lockDir(dir string) (*dirLock, error) {
+	path := filepath.Join(dir, LockName)
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+		return nil, fmt.Errorf("state directory %s: open %s: %w", dir, LockName, err)
 	}
-	fd := int(f.Fd())
 	for {
 		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if !errors.Is(err, unix.EINTR) {
@@ -59,32 +68,32 @@ func lockDir(dir string) (*os.File, error) {
 		}
 	}
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		pid := holderPID(f)
-		f.Close()
+		pid := holderPID(fd)
+		unix.Close(fd)
 		return nil, &InUseError{Dir: dir, PID: pid}
 	}
 	if err != nil {
-		f.Close()
+		unix.Close(fd)
 		return nil, fmt.Errorf("lock state directory %s: %w", dir, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	if err = unix.Ftruncate(fd, 0); err == nil {
+		_, err = unix.Pwrite(fd, []byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
-		f.Close()
+		unix.Close(fd)
 		return nil, fmt.Errorf("state directory %s: write %s: %w", dir, LockName, err)
 	}
-	return f, nil
+	return &dirLock{fd: fd, path: path}, nil
 }
 
 // holderPID reads the PID the lock's holder wrote. The holder writes it
 // just after taking the lock, so an empty file is read again for a moment
 // before giving up.
-func holderPID(f *os.File) int {
+func holderPID(fd int) int {
 	buf := make([]byte, 32)
 	for try := 0; try < 50; try++ {
-		n, _ := f.ReadAt(buf, 0)
-		if s := bytes.TrimSpace(buf[:n]); len(s) > 0 {
+		n, _ := unix.Pread(fd, buf, 0)
+		if s := bytes.TrimSpace(buf[:max(n, 0)]); len(s) > 0 {
 			pid, err := strconv.Atoi(string(s))
 			if err != nil {
 				return 0
@@ -96,16 +105,16 @@ func holderPID(f *os.File) int {
 	return 0
 }
 
-// unlockDir releases dir. The PID is cleared first, while the lock is
-// still held, so that no one reads a departed process's id after a clean
-// stop.
-func unlockDir(f *os.File) error {
-	terr := f.Truncate(0)
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("release %s: %w", f.Name(), err)
+// unlock releases the directory. The PID is cleared first, while the
+// lock is still held, so that no one reads a departed process's id after
+// a clean stop.
+func (l *dirLock) unlock() error {
+	terr := unix.Ftruncate(l.fd, 0)
+	if err := unix.Close(l.fd); err != nil {
+		return fmt.Errorf("release %s: %w", l.path, err)
 	}
 	if terr != nil {
-		return fmt.Errorf("clear %s: %w", f.Name(), terr)
+		return fmt.Errorf("clear %s: %w", l.path, terr)
 	}
 	return nil
 }

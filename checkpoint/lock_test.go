@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,12 +73,14 @@ func TestMain(m *testing.M) {
 	if dir == "" {
 		os.Exit(m.Run())
 	}
-	if _, err := Open(dir); err != nil {
+	s, err := Open(dir)
+	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
 	}
 	fmt.Println("held")
-	select {} // until killed
+	<-make(chan struct{}) // until killed
+	s.Close()
 }
 
 // Another process's lock is seen, with its PID; once that process is
@@ -121,5 +124,26 @@ func TestLockOfKilledProcessDoesNotBlock(t *testing.T) {
 	defer s.Close()
 	if pid, _ := os.ReadFile(filepath.Join(dir, LockName)); string(pid) != strconv.Itoa(os.Getpid())+"\n" {
 		t.Errorf("lock file holds %q, want the new holder's PID %d", pid, os.Getpid())
+	}
+}
+
+// A store no longer referenced, but never closed, keeps the directory: a
+// lock dropped by the garbage collector would let a second writer in
+// unnoticed.
+func TestLockNotDroppedByGarbageCollection(t *testing.T) {
+	dir := t.TempDir()
+	func() {
+		if _, err := Open(dir); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		runtime.GC() // runs the finalizers of what the last cycle freed
+	}
+	if s, err := Open(dir); !errors.As(err, new(*InUseError)) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("Open after the first store was dropped = %v, want an InUseError", err)
 	}
 }
