@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,8 +80,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fmt.Println("held")
-	<-make(chan struct{}) // until killed
+	// Hold it until killed, or until the test's end closes standard
+	// input. A blocked read, unlike a bare channel wait, is not taken by
+	// the runtime for a deadlock that would end the process early.
+	io.Copy(io.Discard, os.Stdin)
 	s.Close()
+	os.Exit(0)
 }
 
 // Another process's lock is seen, with its PID; once that process is
@@ -93,10 +98,15 @@ func TestLockOfKilledProcessDoesNotBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	in, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		in.Close()
 		holder.Process.Kill()
 		holder.Wait()
 	})
