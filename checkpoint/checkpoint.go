@@ -16,6 +16,11 @@
 // flush. The directory itself is not fsynced after the rename: if
 // the machine loses power, the state read back may be the previous one,
 // which is behind, never ahead: lines are repeated, not lost.
+//
+// One process at a time owns a state directory: Open takes an exclusive
+// flock on its lock file (LockName) and Close releases it, so a second
+// instance started on the same directory is refused (*InUseError) rather
+// than overwriting the first one's checkpoints.
 package checkpoint
 
 import (
@@ -114,12 +119,17 @@ type Store struct {
 	// renamed over a newer one.
 	writeMu sync.Mutex
 	buf     bytes.Buffer
+	// lock holds the directory's flock until Close; nil once closed.
+	// writeMu guards it, so no write can happen after the release.
+	lock *dirLock
 }
 
 // Open loads the state in dir, creating dir if needed. It fails when dir
 // cannot be written: a follower that cannot checkpoint must not start. A
 // corrupt state file is not fatal: Open returns a usable empty store
-// together with a *CorruptError for the caller to report.
+// together with a *CorruptError for the caller to report. A directory
+// another process holds is refused with an *InUseError. The store holds
+// the directory until Close.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", dir, err)
@@ -137,24 +147,39 @@ func Open(dir string) (*Store, error) {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
+	// Lock before reading: the state read must be the one this process
+	// goes on writing.
+	if s.lock, err = lockDir(dir); err != nil {
+		return nil, err
+	}
+	err = s.load()
+	var corrupt *CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		s.lock.unlock()
+		return nil, err
+	}
+	return s, err
+}
 
-	path := filepath.Join(dir, FileName)
+// load reads the state file, if there is one, into s.
+func (s *Store) load() error {
+	path := filepath.Join(s.dir, FileName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read checkpoint file: %w", err)
+		return fmt.Errorf("read checkpoint file: %w", err)
 	}
 	if err := s.decode(data); err != nil {
 		saved := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
 		if rerr := os.Rename(path, saved); rerr != nil {
-			return nil, fmt.Errorf("checkpoint file %s is corrupt (%v) and cannot be moved aside: %w", path, err, rerr)
+			return fmt.Errorf("checkpoint file %s is corrupt (%v) and cannot be moved aside: %w", path, err, rerr)
 		}
 		s.ents = map[string]Entry{}
-		return s, &CorruptError{Path: path, SavedAs: saved, Err: err}
+		return &CorruptError{Path: path, SavedAs: saved, Err: err}
 	}
-	return s, nil
+	return nil
 }
 
 func (s *Store) decode(data []byte) error {
@@ -252,6 +277,15 @@ func (s *Store) Remove(path string) {
 func (s *Store) Flush() ([]string, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	return s.flush()
+}
+
+// flush is Flush for a caller holding writeMu.
+func (s *Store) flush() ([]string, error) {
+	if s.lock == nil {
+		// The directory may belong to another process by now.
+		return nil, fmt.Errorf("write checkpoints in %s: store closed", s.dir)
+	}
 	s.mu.Lock()
 	if len(s.dirty) == 0 {
 		s.mu.Unlock()
@@ -274,6 +308,21 @@ func (s *Store) Flush() ([]string, error) {
 	}
 	sort.Strings(paths)
 	return paths, nil
+}
+
+// Close writes what was recorded and not yet written, then releases the
+// state directory for the next process. Calling it again does nothing;
+// a Flush after it fails.
+func (s *Store) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.lock == nil {
+		return nil
+	}
+	_, err := s.flush()
+	uerr := s.lock.unlock()
+	s.lock = nil
+	return errors.Join(err, uerr)
 }
 
 // write replaces the state file: temporary file, fsync, rename. The

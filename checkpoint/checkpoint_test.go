@@ -24,8 +24,11 @@ func TestRoundTripAndAtomicReplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, _ := os.ReadDir(dir)
-	if len(names) != 1 || names[0].Name() != FileName {
-		t.Errorf("state directory holds %v, want only %s (no temporary files left)", names, FileName)
+	if len(names) != 2 || names[0].Name() != FileName || names[1].Name() != LockName {
+		t.Errorf("state directory holds %v, want only %s and %s (no temporary files left)", names, FileName, LockName)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 	s2, err := Open(dir)
 	if err != nil {
@@ -36,6 +39,9 @@ func TestRoundTripAndAtomicReplace(t *testing.T) {
 		t.Errorf("read back %+v, %v; want %+v", got, ok, e)
 	}
 	if err := s2.Delete(e.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s3, _ := Open(dir)
@@ -136,6 +142,9 @@ func TestPutFlushAndRetry(t *testing.T) {
 	if paths, err := s.Flush(); err != nil || strings.Join(paths, ",") != "/a.log,/b.log" {
 		t.Fatalf("Flush after the failure = %v, %v; want both paths again", paths, err)
 	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s2, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +178,7 @@ func TestPutDuringFlush(t *testing.T) {
 		s.Put(Entry{Path: "/x.log", Offset: i})
 	}
 	<-done
-	if _, err := s.Flush(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s2, err := Open(dir)

@@ -88,7 +88,7 @@ type Options struct {
 	// naming where rotation puts old files. Nil means DefaultRotated.
 	Rotated []string
 	StartAt StartAt
-	// Store keeps checkpoints; nil keeps none.
+	// Store keeps checkpoints; nil keeps none. Close closes it.
 	Store *checkpoint.Store
 	// UnknownFromStart reads files without a checkpoint from their start
 	// whatever StartAt says: set when the checkpoint file was corrupt.
@@ -252,7 +252,7 @@ func (s *Source) Close() error {
 			s.wg.Wait()
 		}
 		if s.store != nil {
-			s.closeErr = s.flush()
+			s.closeErr = errors.Join(s.flush(), s.store.Close())
 		}
 	})
 	return s.closeErr

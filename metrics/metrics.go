@@ -89,8 +89,11 @@ func New() *Registry {
 	return r
 }
 
-// quote writes a label value in the text format's escaping.
+// quote writes a label value in the text format's escaping. Every label
+// value goes out through here, so labelText makes each one valid UTF-8
+// whatever the file name, topic or catalog key it came from.
 func quote(v string) string {
+	v = labelText(v)
 	var b strings.Builder
 	b.Grow(len(v) + 2)
 	b.WriteByte('"')

@@ -226,6 +226,9 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 		}
 	}
 	if err != nil {
+		if c, ok := src.(io.Closer); ok {
+			c.Close() // release what the source holds (a state directory's lock)
+		}
 		return fail(stderr, cmd, err)
 	}
 	ops.serving(in)

@@ -102,7 +102,14 @@ func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, e
 		}
 		opt.Store = store
 	}
-	return follow.New(opt)
+	src, err := follow.New(opt)
+	if err != nil {
+		if opt.Store != nil {
+			opt.Store.Close() // release the directory: nothing was recorded
+		}
+		return nil, err
+	}
+	return src, nil
 }
 
 func (*followInput) failures() int { return 0 }

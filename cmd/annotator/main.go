@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/annotator-dev/annotator/checkpoint"
 	"github.com/annotator-dev/annotator/config"
 )
 
@@ -149,6 +150,7 @@ func fail(stderr io.Writer, cmd string, err error) int {
 	var es config.Errors
 	var ce *config.Error
 	var se *settingsError
+	var inUse *checkpoint.InUseError
 	switch {
 	case errors.As(err, &ue):
 		help := "annotator --help"
@@ -164,6 +166,11 @@ func fail(stderr io.Writer, cmd string, err error) int {
 		return exitUsage
 	case errors.As(err, &ce), errors.As(err, &se):
 		fmt.Fprintf(stderr, "annotator: %v\n", err)
+		return exitUsage
+	case errors.As(err, &inUse):
+		// Another instance on the same state directory is a set-up
+		// mistake, not a failure of this run.
+		fmt.Fprintf(stderr, "annotator: --state %s: in use by another annotator (%s)\n", inUse.Dir, inUse.Holder())
 		return exitUsage
 	}
 	fmt.Fprintf(stderr, "annotator: %v\n", err)
