@@ -14,6 +14,7 @@ require (
 )
 
 require (
+	github.com/go-logfmt/logfmt v0.6.1 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/twmb/franz-go v1.22.2 // indirect

@@ -153,9 +153,10 @@ func (j *jsonObject) feed(b []byte) {
 		case jValue:
 			st = j.value(c)
 		case jArrFirst:
-			if c == ']' {
+			switch {
+			case c == ']':
 				st = j.pop()
-			} else {
+			case !isSpace(c):
 				st = j.value(c)
 			}
 		case jObjFirst:
