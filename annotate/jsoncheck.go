@@ -91,35 +91,28 @@ func (j *jsonObject) feed(b []byte) {
 		c := b[i]
 		switch st {
 		case jStr:
-			if j.inKey && j.depth == 1 {
-				// A top-level key: keep its bytes to compare with the names.
-				switch {
-				case c == '"':
-					j.endKey()
-					st = jColon
-				case c == '\\':
-					j.keyByte(c)
-					st = jStrEsc
-				case c < 0x20:
-					st = jBad
-				default:
-					j.keyByte(c)
-				}
-				i++
-				continue
+			// Plain bytes are skipped eight at a time; a top-level key's are
+			// kept, as far as one of the names could reach.
+			k := skipStringBody(b, i)
+			top := j.inKey && j.depth == 1
+			if top {
+				j.keyBytes(b[i:k])
 			}
-			i = skipStringBody(b, i)
-			if i == len(b) {
+			if i = k; i == len(b) {
 				continue
 			}
 			switch c = b[i]; {
-			case c == '"':
-				if j.inKey {
-					st = jColon
-				} else {
-					st = jAfter
+			case c == '"' && j.inKey:
+				if top {
+					j.endKey()
 				}
+				st = jColon
+			case c == '"':
+				st = jAfter
 			case c == '\\':
+				if top {
+					j.keyByte(c)
+				}
 				st = jStrEsc
 			default: // a control byte
 				st = jBad
@@ -330,6 +323,17 @@ func (j *jsonObject) keyByteIfTop(c byte) {
 	if j.inKey && j.depth == 1 {
 		j.keyByte(c)
 	}
+}
+
+func (j *jsonObject) keyBytes(b []byte) {
+	if j.keyOver {
+		return
+	}
+	if len(j.key)+len(b) > j.keyCap {
+		j.keyOver = true
+		return
+	}
+	j.key = append(j.key, b...)
 }
 
 func (j *jsonObject) keyByte(c byte) {
