@@ -118,12 +118,16 @@ func (m *mergeLine) put(dst, b []byte) []byte {
 			dst = append(dst, b[:cut]...)
 			m.tail = append(m.tail, b[cut:]...)
 		}
-		if len(m.tail) <= maxTail {
-			return dst
+		if len(m.tail) > maxTail {
+			// Too much white space to hold: the line gets the text note.
+			m.js.fail()
+			dst = append(dst, m.tail...)
+			m.tail = m.tail[:0]
 		}
-		m.js.fail()
+		return dst
 	}
 	if len(m.tail) > 0 {
+		// The object was followed by more than white space.
 		dst = append(dst, m.tail...)
 		m.tail = m.tail[:0]
 	}

@@ -552,3 +552,30 @@ func TestMergeNoAllocPerLine(t *testing.T) {
 		t.Errorf("%v allocations per block", allocs)
 	}
 }
+
+// TestMergeTrailingSpaceLimit: the white space after an object's closing
+// brace waits for the line's end, up to maxTail bytes; past that the line
+// gets the text note, whether it came whole or in pieces.
+func TestMergeTrailingSpaceLimit(t *testing.T) {
+	a := builtin(t, Options{Format: Merge})
+	for _, n := range []int{maxTail - 1, maxTail} { // the tail also holds the brace
+		line := []byte(`{"code":898001}` + strings.Repeat(" ", n) + "\n")
+		var s Scratch
+		var st Stats
+		whole := a.AppendLines(nil, line, nil, &s, &st)
+		var l LongLine
+		var pieces []byte
+		for rest := line; len(rest) > 0; {
+			k := min(len(rest), 4096)
+			pieces = a.AppendPiece(pieces, rest[:k], nil, k == len(rest), &l, &s, &st)
+			rest = rest[k:]
+		}
+		merged := bytes.HasPrefix(whole, []byte(`{"code":898001,"jmessage":`))
+		if merged != (n < maxTail) || !bytes.Equal(pieces, whole) {
+			t.Errorf("%d spaces: merged %v; pieces equal whole: %v", n, merged, bytes.Equal(pieces, whole))
+		}
+		if cap(l.merge.tail) > 2*maxTail+8192 {
+			t.Errorf("%d spaces: the held-back tail grew to %d bytes", n, cap(l.merge.tail))
+		}
+	}
+}
