@@ -25,15 +25,19 @@ const (
 	Text Format = "text"
 	// JSON writes one JSON object per line.
 	JSON Format = "json"
+	// Merge puts the notes inside the line where its form allows: as a
+	// field of a JSON object line, as a pair of a logfmt line, and as the
+	// text note anywhere else.
+	Merge Format = "merge"
 )
 
 // ParseFormat checks a user-given format name.
 func ParseFormat(s string) (Format, error) {
 	switch Format(s) {
-	case Text, JSON:
+	case Text, JSON, Merge:
 		return Format(s), nil
 	}
-	return "", fmt.Errorf("unknown format %q (want text or json)", s)
+	return "", fmt.Errorf("unknown format %q (want text, json or merge)", s)
 }
 
 // Note is what the output says about one key.
@@ -46,6 +50,9 @@ type Options struct {
 	Format Format
 	// OnlyMatching drops lines that hold no code.
 	OnlyMatching bool
+	// Field names the field (JSON) or key (logfmt) that merge mode adds;
+	// empty means DefaultField.
+	Field string
 }
 
 // Annotator is immutable and safe for concurrent use; per-goroutine
@@ -58,6 +65,7 @@ type Annotator struct {
 	opts    Options
 	maxKey  int
 	keyName []string
+	merge   mergeParts
 }
 
 // New builds an annotator; notes[i] describes the matcher's key i.
@@ -66,6 +74,12 @@ func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
 		opts.Format = Text
 	}
 	if _, err := ParseFormat(string(opts.Format)); err != nil {
+		return nil, err
+	}
+	if opts.Field == "" {
+		opts.Field = DefaultField
+	}
+	if err := CheckField(opts.Field); err != nil {
 		return nil, err
 	}
 	a := &Annotator{m: m, notes: notes, opts: opts}
@@ -86,6 +100,7 @@ func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
 		}
 		a.keyName = append(a.keyName, n.Code)
 	}
+	a.merge = newMergeParts(opts.Field, notes)
 	return a, nil
 }
 
@@ -127,6 +142,7 @@ func (a *Annotator) Note(k int) Note { return a.notes[k] }
 // Scratch holds one goroutine's reusable buffers.
 type Scratch struct {
 	matches []matcher.Match
+	merge   mergeLine
 }
 
 // Matches returns the matches of the last line annotated with s (valid
@@ -172,7 +188,11 @@ func (a *Annotator) AppendLines(dst, data, meta []byte, s *Scratch, st *Stats) [
 		if i := bytes.IndexByte(data[p:], '\n'); i >= 0 {
 			le = p + i + 1
 		}
-		dst = a.appendTextLine(dst, data[ls:le], s, st)
+		if a.opts.Format == Merge {
+			dst = a.appendMergeLine(dst, data[ls:le], s, st)
+		} else {
+			dst = a.appendTextLine(dst, data[ls:le], s, st)
+		}
 		data = data[le:]
 	}
 	return dst
@@ -250,6 +270,12 @@ func (a *Annotator) AppendRecord(dst, value, meta []byte, s *Scratch, st *Stats)
 	if len(s.matches) > 0 {
 		st.Annotated++
 		st.Codes += int64(len(s.matches))
+	}
+	if a.opts.Format == Merge {
+		if len(s.matches) == 0 {
+			return append(dst, value...)
+		}
+		return a.appendMerged(dst, value, s.matches, &s.merge)
 	}
 	if a.opts.Format == Text {
 		dst = append(dst, value...)

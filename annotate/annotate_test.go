@@ -201,7 +201,7 @@ func TestJSONStringRoundTrip(t *testing.T) {
 func TestPiecesEqualWhole(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	atoms := []string{"898001", "871310", "1", ".", "8", "x", " ", "\r", "错", "\xff", "\xe9\x94", "\x99", "_", "3.", ".5", "89800"}
-	for _, format := range []Format{Text, JSON} {
+	for _, format := range []Format{Text, JSON, Merge} {
 		a := builtin(t, Options{Format: format})
 		for i := 0; i < 3000; i++ {
 			var line []byte
@@ -278,7 +278,7 @@ func TestRecord(t *testing.T) {
 func TestNoAllocPerLine(t *testing.T) {
 	block := []byte(strings.Repeat("2026-11-23T12:00:00.123Z INFO request id=18 took 8ms\n", 200) +
 		"2026-11-23T12:00:00.123Z ERROR send failed code=898001\n")
-	for _, format := range []Format{Text, JSON} {
+	for _, format := range []Format{Text, JSON, Merge} {
 		a := builtin(t, Options{Format: format})
 		var s Scratch
 		var st Stats

@@ -32,6 +32,11 @@ func benchData(b *testing.B, size int64, single bool) []byte {
 	c := corpus.Default()
 	c.Size = size
 	c.SingleLine = single
+	return benchCorpus(b, c)
+}
+
+func benchCorpus(b *testing.B, c corpus.Config) []byte {
+	b.Helper()
 	var buf bytes.Buffer
 	if err := corpus.Write(&buf, c); err != nil {
 		b.Fatal(err)
@@ -42,7 +47,19 @@ func benchData(b *testing.B, size int64, single bool) []byte {
 // BenchmarkAppendLines annotates the corpus in 1 MiB blocks of whole
 // lines, as a pipeline worker does.
 func BenchmarkAppendLines(b *testing.B) {
-	data := benchData(b, 16<<20, false)
+	benchLines(b, benchData(b, 16<<20, false), []annotate.Format{annotate.Text, annotate.JSON, annotate.Merge})
+}
+
+// BenchmarkJSONLines compares text and merge mode on a corpus of JSON
+// Lines only, where merge mode inserts a field into every line with a code.
+func BenchmarkJSONLines(b *testing.B) {
+	c := corpus.Default()
+	c.Size = 16 << 20
+	c.JSONShare = 1
+	benchLines(b, benchCorpus(b, c), []annotate.Format{annotate.Text, annotate.Merge})
+}
+
+func benchLines(b *testing.B, data []byte, formats []annotate.Format) {
 	var blocks [][]byte
 	for rest := data; len(rest) > 0; {
 		n := min(len(rest), 1<<20)
@@ -53,7 +70,7 @@ func BenchmarkAppendLines(b *testing.B) {
 		rest = rest[n:]
 	}
 	lines := bytes.Count(data, []byte{'\n'})
-	for _, format := range []annotate.Format{annotate.Text, annotate.JSON} {
+	for _, format := range formats {
 		b.Run(string(format), func(b *testing.B) {
 			a := benchAnnotator(b, format)
 			var s annotate.Scratch
@@ -75,7 +92,7 @@ func BenchmarkAppendLines(b *testing.B) {
 // pipeline's writer does for lines longer than a buffer.
 func BenchmarkAppendPiece(b *testing.B) {
 	data := benchData(b, 16<<20, true)
-	for _, format := range []annotate.Format{annotate.Text, annotate.JSON} {
+	for _, format := range []annotate.Format{annotate.Text, annotate.JSON, annotate.Merge} {
 		b.Run(string(format), func(b *testing.B) {
 			a := benchAnnotator(b, format)
 			var s annotate.Scratch

@@ -18,6 +18,7 @@ type LongLine struct {
 	keys    []matcher.Match
 	heldCR  bool   // a trailing '\r' held back: it may be half of a CRLF
 	pending []byte // json: an incomplete UTF-8 sequence
+	merge   mergeLine
 }
 
 // Reset prepares the state for a new line, keeping its buffers.
@@ -66,6 +67,14 @@ func (a *Annotator) AppendPiece(dst, piece, meta []byte, last bool, l *LongLine,
 			dst = l.appendJSON(dst, crlf[:1], false)
 		}
 		dst = l.appendJSON(dst, body, last)
+	} else if a.opts.Format == Merge {
+		if !l.started {
+			l.merge.reset(&a.merge)
+		}
+		if heldCR {
+			dst = l.merge.put(dst, crlf[:1])
+		}
+		dst = l.merge.put(dst, body)
 	} else {
 		if heldCR {
 			dst = append(dst, '\r')
@@ -85,6 +94,9 @@ func (a *Annotator) AppendPiece(dst, piece, meta []byte, last bool, l *LongLine,
 		dst = append(dst, '"')
 		dst = a.appendJSONCodes(dst, l.keys)
 		dst = append(dst, '\n')
+	} else if a.opts.Format == Merge {
+		dst = a.endMerge(dst, &l.merge, l.keys)
+		dst = append(dst, term...)
 	} else {
 		for _, m := range l.keys {
 			dst = append(dst, a.text[m.Key]...)

@@ -23,12 +23,13 @@ echo "# building into $work" >&2
 	go build -o "$work/corpus" ./bench/cmd/corpus &&
 	go build -o "$work/measure" ./bench/cmd/measure)
 
-echo "# generating a $SIZE corpus (seed 1, $CODES of lines with a code) and a $SIZE single line" >&2
+echo "# generating a $SIZE corpus (seed 1, $CODES of lines with a code), a $SIZE single line and a $SIZE JSON-Lines corpus" >&2
 "$work/corpus" -size "$SIZE" -codes "$CODES" -o "$work/text.log" \
 	-codes-file "$work/codes.txt" -notes-file "$work/notes.tsv"
 "$work/corpus" -size "$SIZE" -codes "$CODES" -single-line -o "$work/line.log"
+"$work/corpus" -size "$SIZE" -codes "$CODES" -json 1 -o "$work/jsonl.log"
 bytes=$(wc -c <"$work/text.log")
-cat "$work/text.log" "$work/line.log" >/dev/null # warm the page cache
+cat "$work/text.log" "$work/line.log" "$work/jsonl.log" >/dev/null # warm the page cache
 
 awk=awk
 command -v mawk >/dev/null && awk=mawk
@@ -64,6 +65,11 @@ m json-2-workers -in "$work/text.log" -- "$work/annotator" --format json --worke
 m json-1-worker -in "$work/text.log" -- "$work/annotator" --format json --workers 1
 m single-line-text -in "$work/line.log" -- "$work/annotator"
 m single-line-json -in "$work/line.log" -- "$work/annotator" --format json
+# JSON Lines: text mode appends the note after the brace; merge mode puts a
+# field into every object with a code.
+m jsonl-text -in "$work/jsonl.log" -- "$work/annotator" --workers 2
+m jsonl-merge -in "$work/jsonl.log" -- "$work/annotator" --format merge --workers 2
+m jsonl-merge-1-worker -in "$work/jsonl.log" -- "$work/annotator" --format merge --workers 1
 
 echo
 echo "# ratios (throughput of annotator over the other)"
@@ -82,6 +88,9 @@ awk -F'\t' '
 		ratio("text-1-worker", "grep-c-w-F")
 		ratio("text-2-workers", "text-1-worker")
 		ratio("json-2-workers", "json-1-worker")
+		ratio("jsonl-merge", "jsonl-text")
+		if (("jsonl-merge" in gbps) && ("jsonl-text" in gbps) && gbps["jsonl-merge"] > 0)
+			printf "%-31s %6.2fx (goal: at most 1.5x)\n", "jsonl-merge time / jsonl-text", gbps["jsonl-text"] / gbps["jsonl-merge"]
 	}' "$results"
 echo
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"

@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/annotator-dev/annotator/matcher"
@@ -108,5 +109,30 @@ func TestRejects(t *testing.T) {
 		if err := Write(&bytes.Buffer{}, c); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
+	}
+}
+
+// TestJSONLines: with JSONShare 1 every line is one JSON object (the
+// last may be cut short to make the size exact), so merge mode has a
+// field to insert into every line with a code.
+func TestJSONLines(t *testing.T) {
+	c := Default()
+	c.Size = 1 << 20
+	c.JSONShare = 1
+	c.CodeShare = 0.2
+	lines := bytes.Split(bytes.TrimSuffix(generate(t, c), []byte{'\n'}), []byte{'\n'})
+	m := codeMatcher(t)
+	coded := 0
+	for i, l := range lines[:len(lines)-1] {
+		var v map[string]any
+		if err := json.Unmarshal(l, &v); err != nil {
+			t.Fatalf("line %d is not a JSON object: %v: %q", i+1, err, l)
+		}
+		if m.First(l) >= 0 {
+			coded++
+		}
+	}
+	if coded < len(lines)/10 {
+		t.Errorf("%d of %d lines hold a code, want about a fifth", coded, len(lines))
 	}
 }

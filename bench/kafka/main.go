@@ -36,7 +36,7 @@ func main() {
 	n := flag.Int("records", 1_000_000, "records to move")
 	partitions := flag.Int("partitions", 4, "partitions of each topic")
 	compression := flag.String("compression", "none", "produce compression")
-	format := flag.String("format", "text", "output format: text or json")
+	format := flag.String("format", "text", "output format: text, json or merge")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
 	if *cpuprofile != "" {

@@ -70,6 +70,7 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 			_, err := annotate.ParseFormat(v)
 			return err
 		}},
+		{Name: "output.field", Kind: config.String, Flag: "field", Check: annotate.CheckField},
 		{Name: "output.only_matching", Kind: config.Bool, Flag: "only-matching"},
 		{Name: "catalog.files", Kind: config.List, Flag: "catalog"},
 		{Name: "catalog.replace", Kind: config.Bool, Flag: "catalog-replace"},

@@ -24,6 +24,7 @@ import (
 // wherever its output goes.
 type coreFlags struct {
 	format       string
+	field        string
 	onlyMatching bool
 	prefer       string
 	engine       string
@@ -34,7 +35,8 @@ type coreFlags struct {
 }
 
 func (f *coreFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+	fs.StringVar(&f.format, "format", "text", "output format: text, json or merge (notes inside JSON-object and logfmt lines)")
+	fs.StringVar(&f.field, "field", annotate.DefaultField, "merge format: the `name` of the field or logfmt key added")
 	fs.BoolVar(&f.onlyMatching, "only-matching", false, "write only the lines that hold a code")
 	fs.StringVar(&f.prefer, "prefer", "", "preference order of catalog sources, comma-separated (default "+strings.Join(catalog.DefaultPreference(), ",")+")")
 	fs.StringVar(&f.engine, "engine", "auto", "matcher engine: auto, numeric or ahocorasick")
@@ -162,6 +164,9 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 	if _, err := annotate.ParseFormat(r.core.format); err != nil {
 		return nil, r.ops.blame("format", err)
+	}
+	if err := annotate.CheckField(r.core.field); err != nil {
+		return nil, r.ops.blame("field", err)
 	}
 	if err := oneOf(string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick))(r.core.engine); err != nil {
 		return nil, r.ops.blame("engine", fmt.Errorf("%q: %v", r.core.engine, err))

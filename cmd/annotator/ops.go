@@ -90,7 +90,7 @@ func (o *opsFlags) loader(core *coreFlags) (*reload.Loader, error) {
 		return nil, o.blame("format", err)
 	}
 	return &reload.Loader{Files: o.catalogs, Replace: o.catalogReplace, Engine: matcher.Engine(core.engine),
-		Prefer: splitList(core.prefer), Opts: annotate.Options{Format: format, OnlyMatching: core.onlyMatching}}, nil
+		Prefer: splitList(core.prefer), Opts: annotate.Options{Format: format, OnlyMatching: core.onlyMatching, Field: core.field}}, nil
 }
 
 // loadError puts a catalog load error where the user can find its cause:
