@@ -46,6 +46,27 @@ type LagHook interface {
 	PartitionLag(topic string, partition int32, lag int64)
 }
 
+// GroupHook is what a Kafka consumer reports of its place in the group.
+type GroupHook interface {
+	// Assigned: a generation began, giving this member n partitions.
+	Assigned(n int)
+	// PartitionCommitted: offset is now committed for the partition.
+	PartitionCommitted(topic string, partition int32, offset int64)
+	// CommitFailed: a commit was refused or did not reach the coordinator.
+	CommitFailed()
+}
+
+// ProduceHook is what a Kafka producer reports.
+type ProduceHook interface {
+	// ProduceFailed: an attempt to produce messages to topic failed;
+	// kind is "retriable", "record" (the broker refused records for
+	// themselves) or "fatal".
+	ProduceFailed(topic, kind string, messages int)
+	// DeadLettered: a record read from source was set aside in the
+	// dead-letter topic.
+	DeadLettered(source string)
+}
+
 // Registry holds a run's metrics.
 type Registry struct {
 	set   *vm.Set
@@ -64,8 +85,10 @@ type Registry struct {
 }
 
 var (
-	_ FileHook = (*Registry)(nil)
-	_ LagHook  = (*Registry)(nil)
+	_ FileHook    = (*Registry)(nil)
+	_ LagHook     = (*Registry)(nil)
+	_ GroupHook   = (*Registry)(nil)
+	_ ProduceHook = (*Registry)(nil)
 )
 
 // New makes an empty registry.
@@ -268,6 +291,59 @@ func (r *Registry) PartitionLag(topic string, partition int32, lag int64) {
 	name := "annotator_kafka_lag_messages{topic=" + quote(r.bounded("topic", topic)) +
 		",partition=" + quote(strconv.Itoa(int(partition))) + "}"
 	r.set.GetOrCreateGauge(name, nil).Set(float64(lag))
+}
+
+// Assigned counts a generation of the consumer group (a rebalance, or the
+// first join) and sets the number of partitions this member holds.
+func (r *Registry) Assigned(n int) {
+	if r == nil {
+		return
+	}
+	r.set.GetOrCreateCounter("annotator_kafka_rebalances_total").Inc()
+	r.set.GetOrCreateGauge("annotator_kafka_assigned_partitions", nil).Set(float64(n))
+}
+
+// PartitionCommitted records the offset last committed for a partition.
+func (r *Registry) PartitionCommitted(topic string, partition int32, offset int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := "annotator_kafka_committed_offset{topic=" + quote(r.bounded("topic", topic)) +
+		",partition=" + quote(strconv.Itoa(int(partition))) + "}"
+	r.set.GetOrCreateGauge(name, nil).Set(float64(offset))
+}
+
+// CommitFailed counts an offset commit that failed.
+func (r *Registry) CommitFailed() {
+	if r == nil {
+		return
+	}
+	r.set.GetOrCreateCounter("annotator_kafka_commit_failures_total").Inc()
+}
+
+// ProduceFailed counts a failed produce attempt and the messages it held.
+func (r *Registry) ProduceFailed(topic, kind string, messages int) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	labels := "{topic=" + quote(r.bounded("topic", topic)) + ",kind=" + quote(kind) + "}"
+	r.set.GetOrCreateCounter("annotator_kafka_produce_errors_total" + labels).Inc()
+	r.set.GetOrCreateCounter("annotator_kafka_produce_failed_messages_total" + labels).Add(messages)
+}
+
+// DeadLettered counts a record of topic source set aside in the
+// dead-letter topic.
+func (r *Registry) DeadLettered(source string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counter("annotator_kafka_dead_letters_total", "topic", source).Inc()
 }
 
 // WritePrometheus writes every metric, then the process's own (memory,

@@ -51,6 +51,11 @@ type Record struct {
 	// Meta is a JSON fragment (`"topic":"t","partition":0,"offset":5,`)
 	// put into this record's JSON output.
 	Meta []byte
+	// Where the record was read (Kafka), so that a record the output
+	// refuses can be named and set aside with its origin.
+	Topic     string
+	Partition int32
+	Offset    int64
 }
 
 // Output is one annotated record, for sinks that take records (Kafka):
@@ -61,6 +66,9 @@ type Output struct {
 	Headers []Header
 	// Codes are the keys found, in order of first appearance.
 	Codes []string
+	// Source is the record this output was made from (nil for a line):
+	// its Value is the input as read, before annotation.
+	Source *Record
 }
 
 // Batch is the unit that flows through the pipeline.
@@ -339,7 +347,7 @@ func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Sc
 			start := len(b.Out)
 			b.Out = a.AppendRecord(b.Out, r.Value, r.Meta, s, &b.Stats)
 			if records {
-				b.Outs = appendOutput(b.Outs, a, b.Out[start:], r.Key, r.Headers, s)
+				b.Outs = appendOutput(b.Outs, a, b.Out[start:], r, s)
 			} else if len(b.Out) > start {
 				b.Out = append(b.Out, '\n')
 			}
@@ -359,7 +367,7 @@ func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Sc
 			line = trimTerm(line)
 			start := len(b.Out)
 			b.Out = a.AppendRecord(b.Out, line, b.Meta, s, &b.Stats)
-			b.Outs = appendOutput(b.Outs, a, b.Out[start:], nil, nil, s)
+			b.Outs = appendOutput(b.Outs, a, b.Out[start:], nil, s)
 		}
 	default:
 		b.Out = a.AppendLines(b.Out, b.Data, b.Meta, s, &b.Stats)
@@ -377,12 +385,16 @@ func trimTerm(line []byte) []byte {
 	return line[:n]
 }
 
-func appendOutput(outs []Output, a *annotate.Annotator, value, key []byte, headers []Header, s *annotate.Scratch) []Output {
+// appendOutput adds the output made from src (nil for a line).
+func appendOutput(outs []Output, a *annotate.Annotator, value []byte, src *Record, s *annotate.Scratch) []Output {
 	ms := s.Matches()
 	if len(value) == 0 && len(ms) == 0 && a.Options().OnlyMatching {
 		return outs
 	}
-	o := Output{Value: value, Key: key, Headers: headers}
+	o := Output{Value: value, Source: src}
+	if src != nil {
+		o.Key, o.Headers = src.Key, src.Headers
+	}
 	for _, m := range ms {
 		o.Codes = append(o.Codes, a.Note(m.Key).Code)
 	}

@@ -223,6 +223,7 @@ type kafkaOutput struct {
 	topic        string
 	compression  string
 	batchTimeout time.Duration
+	dlqTopic     string
 }
 
 func (o *kafkaOutput) register(fs *flag.FlagSet) {
@@ -231,10 +232,14 @@ func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.compression, "kafka-compression", "none", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
 	fs.Var(flagvalue.NewDuration(&o.batchTimeout, 2*time.Millisecond, time.Microsecond, 10*time.Second), "kafka-batch-timeout",
 		"longest a partly filled produce batch waits for more, 1µs to 10s")
+	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set consumed records the output topic refuses (too large, invalid) aside in this topic and go on; without it such a record stops the run")
 }
 
 func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, error) {
 	if o.topic == "" {
+		if o.dlqTopic != "" {
+			return nil, usagef("--kafka-dlq-topic needs --kafka-out-topic")
+		}
 		return nil, nil
 	}
 	if _, err := kafkasink.ParseCompression(o.compression); err != nil {
@@ -244,9 +249,13 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 	if err != nil {
 		return nil, err
 	}
-	return kafkasink.New(ctx, kafkasink.Config{
+	cfg := kafkasink.Config{
 		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,
 		Compression: o.compression, BatchTimeout: o.batchTimeout,
-		StartTimeout: o.conn.connectTimeout, Log: env.log,
-	})
+		StartTimeout: o.conn.connectTimeout, DeadLetterTopic: o.dlqTopic, Log: env.log,
+	}
+	if env.metrics != nil { // a nil registry in the interface would still be called
+		cfg.Hook = env.metrics
+	}
+	return kafkasink.New(ctx, cfg)
 }

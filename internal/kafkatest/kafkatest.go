@@ -121,13 +121,22 @@ func (b *Broker) Client() *kafkago.Client {
 // partitions have leaders.
 func (b *Broker) CreateTopic(prefix string, partitions int) string {
 	b.t.Helper()
+	return b.CreateTopicWith(prefix, partitions, nil)
+}
+
+// CreateTopicWith creates a topic with the given topic settings (such as
+// "max.message.bytes") and waits until its partitions have leaders.
+func (b *Broker) CreateTopicWith(prefix string, partitions int, settings map[string]string) string {
+	b.t.Helper()
 	name := b.Name(prefix)
 	c := b.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := c.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
-		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
-	}}})
+	tc := kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}
+	for k, v := range settings {
+		tc.ConfigEntries = append(tc.ConfigEntries, kafkago.ConfigEntry{ConfigName: k, ConfigValue: v})
+	}
+	resp, err := c.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{tc}})
 	if err != nil {
 		b.t.Fatalf("create topic %s: %v", name, err)
 	}

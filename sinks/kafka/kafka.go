@@ -8,7 +8,15 @@
 // acknowledgement (a Kafka commit, a file checkpoint) never runs ahead of
 // what the output topic holds. Failures are retried with backoff for as
 // long as the caller's context allows; only errors that no retry can cure
-// (a message too large, no permission) end the run.
+// (no permission, a wrong setting) end the run.
+//
+// A record the topic refuses for itself (its annotated value is over the
+// topic's size limit, or the broker finds it invalid) is poison: sending
+// it again cannot succeed. With a dead-letter topic it is set aside there
+// as it was read, with headers saying why and where it came from, and
+// the stage goes on; without one, it stops the run with an error naming
+// the record, and the batch holding it is never acknowledged, so no
+// offset past it is committed.
 package kafka
 
 import (
@@ -17,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,6 +34,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/metrics"
 	"github.com/annotator-dev/annotator/pipeline"
 )
 
@@ -32,6 +42,15 @@ import (
 // comma-separated in order of first appearance. A header of that name on
 // a consumed record is replaced, so chained stages do not pile them up.
 const CodesHeader = "annotator-codes"
+
+// The headers a record set aside in the dead-letter topic carries beside
+// its own: why it was refused, and where it was read.
+const (
+	ErrorHeader           = "annotator-error"
+	SourceTopicHeader     = "annotator-source-topic"
+	SourcePartitionHeader = "annotator-source-partition"
+	SourceOffsetHeader    = "annotator-source-offset"
+)
 
 // Config says where and how to produce.
 type Config struct {
@@ -50,21 +69,38 @@ type Config struct {
 	// StartTimeout bounds how long New keeps trying to reach the brokers.
 	// 0 means 30 s.
 	StartTimeout time.Duration
-	Log          *slog.Logger
+	// DeadLetterTopic, when set, takes the consumed records the topic
+	// refuses for themselves; when empty such a record stops the run.
+	DeadLetterTopic string
+	// Hook, when set, is told of failed produce attempts and of records
+	// set aside.
+	Hook metrics.ProduceHook
+	Log  *slog.Logger
 }
 
 // Sink produces to one topic. It implements pipeline.RecordSink.
 type Sink struct {
 	cfg       Config
 	w         *kafkago.Writer
+	dlq       *kafkago.Writer // nil without a dead-letter topic
 	transport *kafkago.Transport
 	balancer  *stickyBalancer
+	hook      metrics.ProduceHook
 	log       *slog.Logger
 	msgs      []kafkago.Message
-	lastLog   time.Time
+	idx       []int
+	warn      kafkaconn.Every
 	// Produced counts the messages the broker acknowledged.
 	Produced atomic.Int64
+	// DeadLettered counts the records set aside in the dead-letter topic.
+	DeadLettered atomic.Int64
 }
+
+// noHook is the ProduceHook of a sink that reports to nobody.
+type noHook struct{}
+
+func (noHook) ProduceFailed(string, string, int) {}
+func (noHook) DeadLettered(string)               {}
 
 // New checks that the brokers answer and the topic exists, and returns a
 // sink producing to it.
@@ -95,11 +131,22 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
 		MetadataTTL: 10 * time.Second, ClientID: "annotator",
 	}
-	if err := kafkaconn.CheckTopics(ctx, tr, cfg.Brokers, []string{cfg.Topic}, cfg.StartTimeout, cfg.Log); err != nil {
+	topics := []string{cfg.Topic}
+	if cfg.DeadLetterTopic != "" {
+		if cfg.DeadLetterTopic == cfg.Topic {
+			return nil, fmt.Errorf("kafka output: the dead-letter topic %s is the output topic", cfg.Topic)
+		}
+		topics = append(topics, cfg.DeadLetterTopic)
+	}
+	if err := kafkaconn.CheckTopics(ctx, tr, cfg.Brokers, topics, cfg.StartTimeout, cfg.Log); err != nil {
 		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("kafka output: %w", err)
 	}
-	s := &Sink{cfg: cfg, transport: tr, balancer: &stickyBalancer{}, log: cfg.Log}
+	if cfg.Hook == nil {
+		cfg.Hook = noHook{}
+	}
+	s := &Sink{cfg: cfg, transport: tr, balancer: &stickyBalancer{}, hook: cfg.Hook, log: cfg.Log,
+		warn: kafkaconn.Every{Interval: 10 * time.Second}}
 	s.w = &kafkago.Writer{
 		Addr:      kafkago.TCP(cfg.Brokers...),
 		Topic:     cfg.Topic,
@@ -119,6 +166,16 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		MaxAttempts:     2,
 		WriteBackoffMin: 50 * time.Millisecond,
 		WriteBackoffMax: 500 * time.Millisecond,
+	}
+	if cfg.DeadLetterTopic != "" {
+		// Records set aside are rare and go one at a time; a key goes
+		// where Java's partitioner would put it.
+		s.dlq = &kafkago.Writer{
+			Addr: kafkago.TCP(cfg.Brokers...), Topic: cfg.DeadLetterTopic, Transport: tr,
+			Balancer: &kafkago.Murmur2Balancer{}, RequiredAcks: kafkago.RequireAll,
+			BatchSize: 1, BatchTimeout: time.Millisecond, Compression: comp,
+			MaxAttempts: 2, WriteBackoffMin: 50 * time.Millisecond, WriteBackoffMax: 500 * time.Millisecond,
+		}
 	}
 	return s, nil
 }
@@ -144,7 +201,9 @@ func ParseCompression(name string) (kafkago.Compression, error) {
 func (*Sink) TakesRecords() {}
 
 // Write produces one message per output and returns once the broker has
-// acknowledged them all.
+// acknowledged them all, or has refused some of them for themselves and
+// those are dealt with: set aside in the dead-letter topic, or, without
+// one, reported as the error that stops the run.
 func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 	if len(b.Outs) == 0 {
 		return nil
@@ -164,68 +223,197 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 		msgs = append(msgs, m)
 	}
 	s.msgs = msgs
+	defer clear(msgs) // drop references to the batch's buffers
 	// Messages without a key go to one partition per batch (as Java's
 	// sticky partitioner does): fewer, larger produce requests.
 	s.balancer.next.Add(1)
 
-	pending := msgs
+	all := s.idx[:0]
+	for i := range msgs {
+		all = append(all, i)
+	}
+	s.idx = all
+	refused, err := s.send(ctx, s.w, s.cfg.Topic, msgs, all)
+	if err != nil {
+		return err
+	}
+	return s.isolate(ctx, b, msgs, refused)
+}
+
+// refusal is a message the broker (or the client's size check) refused
+// for itself; alone says it was refused when sent on its own.
+type refusal struct {
+	i     int
+	alone bool
+	err   error
+}
+
+// send produces msgs[i] for each i in idx through w, retrying failures
+// that a retry can cure with backoff for as long as ctx allows. It
+// returns the messages refused for themselves (too large, invalid), and
+// an error only for what stops the run.
+func (s *Sink) send(ctx context.Context, w *kafkago.Writer, topic string, msgs []kafkago.Message, idx []int) ([]refusal, error) {
+	var refused []refusal
+	pending := idx
+	batch := msgs
 	backoff := 100 * time.Millisecond
 	failures := 0
 	for {
-		err := s.attempt(ctx, pending)
+		if len(pending) != len(msgs) {
+			batch = make([]kafkago.Message, len(pending))
+			for k, i := range pending {
+				batch[k] = msgs[i]
+			}
+		}
+		err := s.attempt(ctx, w, batch)
 		if err == nil {
 			s.Produced.Add(int64(len(pending)))
 			if failures > 0 {
-				s.log.Info("kafka output: produced after retrying", "topic", s.cfg.Topic, "attempts", failures+1)
+				s.log.Info("kafka output: produced after retrying", "topic", topic, "attempts", failures+1)
 			}
-			clear(msgs) // drop references to the batch's buffers
-			return nil
+			return refused, nil
 		}
+		var again []int
 		var werrs kafkago.WriteErrors
-		if errors.As(err, &werrs) && len(werrs) == len(pending) {
-			// Only the messages that failed are sent again.
-			var failed []kafkago.Message
-			for i, e := range werrs {
-				if e != nil {
-					if fatal(e) {
-						return fmt.Errorf("produce to kafka topic %s: %w", s.cfg.Topic, e)
-					}
-					failed = append(failed, pending[i])
+		switch {
+		case errors.As(err, &werrs) && len(werrs) == len(pending):
+			n := len(refused)
+			for k, e := range werrs {
+				switch {
+				case e == nil:
+					s.Produced.Add(1)
+				case refusedRecord(e):
+					refused = append(refused, refusal{i: pending[k], alone: len(pending) == 1, err: e})
+				case fatal(e):
+					s.hook.ProduceFailed(topic, "fatal", len(pending))
+					return nil, fmt.Errorf("produce to kafka topic %s: %w", topic, e)
+				default:
+					again = append(again, pending[k])
 				}
 			}
-			s.Produced.Add(int64(len(pending) - len(failed)))
-			pending = failed
-		} else if fatal(err) {
-			return fmt.Errorf("produce to kafka topic %s: %w", s.cfg.Topic, err)
+			if len(refused) > n {
+				s.hook.ProduceFailed(topic, "record", len(refused)-n)
+			}
+		case refusedRecord(err):
+			// The whole request (the client's own size check refuses
+			// before sending anything).
+			for _, i := range pending {
+				refused = append(refused, refusal{i: i, alone: len(pending) == 1, err: err})
+			}
+			s.hook.ProduceFailed(topic, "record", len(pending))
+		case fatal(err):
+			s.hook.ProduceFailed(topic, "fatal", len(pending))
+			return nil, fmt.Errorf("produce to kafka topic %s: %w", topic, err)
+		default:
+			again = pending
 		}
+		if len(again) == 0 {
+			return refused, nil
+		}
+		pending = again
+		s.hook.ProduceFailed(topic, "retriable", len(pending))
 		if ctx.Err() != nil {
-			return fmt.Errorf("produce to kafka topic %s: %d messages not acknowledged: %w", s.cfg.Topic, len(pending), err)
+			return nil, fmt.Errorf("produce to kafka topic %s: %d messages not acknowledged: %w", topic, len(pending), err)
 		}
 		failures++
-		if time.Since(s.lastLog) >= 10*time.Second {
-			s.lastLog = time.Now()
-			s.log.Warn("kafka output: produce failed, retrying", "topic", s.cfg.Topic,
-				"brokers", strings.Join(s.cfg.Brokers, ","), "pending", len(pending), "attempt", failures, "err", err)
+		if ok, n := s.warn.Allow(); ok {
+			s.log.Warn("kafka output: produce failed, retrying", "topic", topic,
+				"brokers", strings.Join(s.cfg.Brokers, ","), "pending", len(pending), "attempt", failures, "err", err, "suppressed", n)
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("produce to kafka topic %s: %d messages not acknowledged: %w", s.cfg.Topic, len(pending), err)
+			return nil, fmt.Errorf("produce to kafka topic %s: %d messages not acknowledged: %w", topic, len(pending), err)
 		case <-t.C:
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
-func (s *Sink) attempt(ctx context.Context, msgs []kafkago.Message) error {
-	actx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
-	defer cancel()
-	return s.w.WriteMessages(actx, msgs...)
+// isolate finds, among refused messages, those refused for themselves: a
+// broker refuses a partition's whole record batch for one bad record, so
+// the others of that batch were refused with it. The refused are sent
+// again in halves until each is accepted or refused on its own.
+func (s *Sink) isolate(ctx context.Context, b *pipeline.Batch, msgs []kafkago.Message, refused []refusal) error {
+	var suspects []int
+	for _, r := range refused {
+		if !r.alone {
+			suspects = append(suspects, r.i)
+			continue
+		}
+		if err := s.poison(ctx, &b.Outs[r.i], r.err); err != nil {
+			return err
+		}
+	}
+	if len(suspects) == 0 {
+		return nil
+	}
+	halves := [][]int{suspects}
+	if len(suspects) > 1 {
+		halves = [][]int{suspects[:len(suspects)/2], suspects[len(suspects)/2:]}
+	}
+	for _, h := range halves {
+		again, err := s.send(ctx, s.w, s.cfg.Topic, msgs, h)
+		if err != nil {
+			return err
+		}
+		if err := s.isolate(ctx, b, msgs, again); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// fatal reports errors that retrying cannot cure.
-func fatal(err error) bool {
+// poison deals with an output the topic refused on its own: its record
+// goes to the dead-letter topic as it was read, with headers saying why
+// and where from; without a dead-letter topic (or for a line, which has
+// no record) the refusal is the error that stops the run.
+func (s *Sink) poison(ctx context.Context, o *pipeline.Output, cause error) error {
+	if s.dlq == nil || o.Source == nil {
+		where := fmt.Sprintf("a line (annotated, %d bytes)", len(o.Value))
+		hint := ""
+		if r := o.Source; r != nil {
+			where = fmt.Sprintf("the record at topic %s partition %d offset %d (annotated, %d bytes)", r.Topic, r.Partition, r.Offset, len(o.Value))
+			hint = "; --kafka-dlq-topic sets such records aside instead"
+		}
+		return fmt.Errorf("kafka topic %s refused %s: %w%s", s.cfg.Topic, where, cause, hint)
+	}
+	r := o.Source
+	m := kafkago.Message{Key: r.Key, Value: r.Value}
+	for _, h := range r.Headers {
+		m.Headers = append(m.Headers, kafkago.Header{Key: h.Key, Value: h.Value})
+	}
+	m.Headers = append(m.Headers,
+		kafkago.Header{Key: ErrorHeader, Value: fmt.Appendf(nil, "produce to %s: %v (annotated value %d bytes)", s.cfg.Topic, cause, len(o.Value))},
+		kafkago.Header{Key: SourceTopicHeader, Value: []byte(r.Topic)},
+		kafkago.Header{Key: SourcePartitionHeader, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+		kafkago.Header{Key: SourceOffsetHeader, Value: strconv.AppendInt(nil, r.Offset, 10)},
+	)
+	refused, err := s.send(ctx, s.dlq, s.cfg.DeadLetterTopic, []kafkago.Message{m}, []int{0})
+	if err == nil && len(refused) > 0 {
+		err = refused[0].err
+	}
+	if err != nil {
+		return fmt.Errorf("kafka topic %s refused the record at topic %s partition %d offset %d (%v), and the dead-letter topic %s did not take it: %w",
+			s.cfg.Topic, r.Topic, r.Partition, r.Offset, cause, s.cfg.DeadLetterTopic, err)
+	}
+	s.DeadLettered.Add(1)
+	s.hook.DeadLettered(r.Topic)
+	s.log.Warn("kafka output: record refused, set aside in the dead-letter topic", "topic", s.cfg.Topic,
+		"dlq", s.cfg.DeadLetterTopic, "source_topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", cause)
+	return nil
+}
+
+func (s *Sink) attempt(ctx context.Context, w *kafkago.Writer, msgs []kafkago.Message) error {
+	actx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
+	defer cancel()
+	return w.WriteMessages(actx, msgs...)
+}
+
+// refusedRecord reports errors that refuse records for what they are, so
+// that sending them again cannot succeed but other records can.
+func refusedRecord(err error) bool {
 	var tooLarge kafkago.MessageTooLargeError
 	if errors.As(err, &tooLarge) {
 		return true
@@ -233,8 +421,20 @@ func fatal(err error) bool {
 	var ke kafkago.Error
 	if errors.As(err, &ke) {
 		switch ke {
-		case kafkago.MessageSizeTooLarge, kafkago.RecordListTooLarge, kafkago.InvalidRecord,
-			kafkago.TopicAuthorizationFailed, kafkago.ClusterAuthorizationFailed,
+		case kafkago.MessageSizeTooLarge, kafkago.RecordListTooLarge, kafkago.InvalidRecord, kafkago.InvalidTimestamp:
+			return true
+		}
+	}
+	return false
+}
+
+// fatal reports errors that retrying cannot cure for any record: the
+// topic, the credentials or the settings are wrong.
+func fatal(err error) bool {
+	var ke kafkago.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kafkago.TopicAuthorizationFailed, kafkago.ClusterAuthorizationFailed,
 			kafkago.SASLAuthenticationFailed, kafkago.UnsupportedSASLMechanism,
 			kafkago.UnsupportedForMessageFormat, kafkago.InvalidRequiredAcks:
 			return true
@@ -246,6 +446,9 @@ func fatal(err error) bool {
 // Close flushes and releases the producer.
 func (s *Sink) Close() error {
 	err := s.w.Close()
+	if s.dlq != nil {
+		err = errors.Join(err, s.dlq.Close())
+	}
 	s.transport.CloseIdleConnections()
 	if err != nil {
 		return fmt.Errorf("close kafka output: %w", err)

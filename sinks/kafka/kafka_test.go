@@ -2,9 +2,13 @@ package kafka_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/annotator-dev/annotator/internal/kafkatest"
 	"github.com/annotator-dev/annotator/pipeline"
@@ -71,4 +75,144 @@ func TestSinkStartErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `compression "brotli"`) {
 		t.Errorf("bad compression: err = %v", err)
 	}
+}
+
+// poisonBatch is a batch of outputs made from consumed records, the one at
+// offset big with an annotated value of size bytes; the rest are small.
+func poisonBatch(n, big, size int) *pipeline.Batch {
+	b := &pipeline.Batch{Kind: pipeline.Records}
+	for i := 0; i < n; i++ {
+		r := &pipeline.Record{
+			Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d 898001", i)),
+			Headers: []pipeline.Header{{Key: "trace", Value: []byte(fmt.Sprint(i))}},
+			Topic:   "in", Partition: 3, Offset: int64(100 + i),
+		}
+		out := string(r.Value) + " [note]"
+		if i == big {
+			out += strings.Repeat("x", size)
+		}
+		b.Records = append(b.Records, *r)
+		b.Outs = append(b.Outs, pipeline.Output{Value: []byte(out), Key: r.Key, Headers: r.Headers, Codes: []string{"898001"}})
+	}
+	for i := range b.Outs {
+		b.Outs[i].Source = &b.Records[i]
+	}
+	return b
+}
+
+// TestSinkDeadLetter: a record whose annotated value is over the output
+// topic's max.message.bytes, sent in one batch with others of the same
+// partition (which the broker refuses along with it), goes to the
+// dead-letter topic as it was read, with the headers that say why and
+// where from; every other record reaches the output topic once. Records
+// over the client's own 1 MiB limit go the same way.
+func TestSinkDeadLetter(t *testing.T) {
+	b := kafkatest.Start(t)
+	// One partition: every record of the batch shares the refused
+	// record batch.
+	out := b.CreateTopicWith("out", 1, map[string]string{"max.message.bytes": "4000"})
+	dlq := b.CreateTopic("dlq", 1)
+	ctx := context.Background()
+	var hook hookCounts
+	s, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: out, DeadLetterTopic: dlq, Hook: &hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 50
+	if err := s.Write(ctx, poisonBatch(n, 17, 5000)); err != nil {
+		t.Fatalf("Write with a dead-letter topic: %v", err)
+	}
+	if err := s.Write(ctx, poisonBatch(n, 3, 2<<20)); err != nil {
+		t.Fatalf("Write of a record over 1 MiB: %v", err)
+	}
+	got := b.ReadAll(out, 2*(n-1), 20*time.Second)
+	if len(got) != 2*(n-1) {
+		t.Fatalf("output topic holds %d messages, want %d", len(got), 2*(n-1))
+	}
+	seen := map[string]int{}
+	for _, m := range got {
+		seen[string(m.Key)]++
+	}
+	for i := 0; i < n; i++ {
+		want := 2
+		if i == 17 || i == 3 {
+			want = 1
+		}
+		if k := fmt.Sprintf("k%d", i); seen[k] != want {
+			t.Errorf("record %s reached the output %d times, want %d", k, seen[k], want)
+		}
+	}
+	dead := b.ReadAll(dlq, 2, 20*time.Second)
+	if len(dead) != 2 {
+		t.Fatalf("dead-letter topic holds %d messages, want 2", len(dead))
+	}
+	for _, tc := range []struct {
+		m      kafkago.Message
+		i      int
+		reason string
+	}{{dead[0], 17, "Message Size Too Large"}, {dead[1], 3, "Message Size Too Large"}} {
+		m := tc.m
+		if string(m.Key) != fmt.Sprintf("k%d", tc.i) || string(m.Value) != fmt.Sprintf("v%d 898001", tc.i) {
+			t.Errorf("dead letter key %q value %q: want the record as read, k%d / v%d 898001", m.Key, m.Value, tc.i, tc.i)
+		}
+		h := map[string]string{}
+		for _, x := range m.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		if h["trace"] != fmt.Sprint(tc.i) || h[kafkasink.SourceTopicHeader] != "in" || h[kafkasink.SourcePartitionHeader] != "3" ||
+			h[kafkasink.SourceOffsetHeader] != fmt.Sprint(100+tc.i) || !strings.Contains(h[kafkasink.ErrorHeader], tc.reason) ||
+			!strings.Contains(h[kafkasink.ErrorHeader], out) {
+			t.Errorf("dead letter headers %v: want the record's own and where it came from and why", h)
+		}
+		if _, ok := h[kafkasink.CodesHeader]; ok {
+			t.Errorf("dead letter carries %s: it holds the record as read", kafkasink.CodesHeader)
+		}
+	}
+	if s.DeadLettered.Load() != 2 || hook.dead["in"] != 2 || hook.failed["record"] == 0 {
+		t.Errorf("DeadLettered %d, hook dead %v failed %v: want 2 set aside and refusals counted", s.DeadLettered.Load(), hook.dead, hook.failed)
+	}
+}
+
+// TestSinkPoisonStops: without a dead-letter topic, the refused record
+// stops the run with an error that names it.
+func TestSinkPoisonStops(t *testing.T) {
+	b := kafkatest.Start(t)
+	out := b.CreateTopicWith("out", 1, map[string]string{"max.message.bytes": "4000"})
+	ctx := context.Background()
+	s, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Write(ctx, poisonBatch(20, 7, 5000))
+	want := "refused the record at topic in partition 3 offset 107"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--kafka-dlq-topic") {
+		t.Fatalf("Write error = %v, want one with %q and the hint", err, want)
+	}
+}
+
+// hookCounts keeps what the sink reports to its metrics hook.
+type hookCounts struct {
+	mu     sync.Mutex
+	failed map[string]int
+	dead   map[string]int
+}
+
+func (h *hookCounts) ProduceFailed(topic, kind string, messages int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed == nil {
+		h.failed = map[string]int{}
+	}
+	h.failed[kind] += messages
+}
+
+func (h *hookCounts) DeadLettered(source string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dead == nil {
+		h.dead = map[string]int{}
+	}
+	h.dead[source]++
 }

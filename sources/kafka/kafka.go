@@ -72,7 +72,8 @@ type Config struct {
 	// 0 means 30 s.
 	RebalanceTimeout time.Duration
 	// CommitInterval: how often acknowledged offsets are committed.
-	// 0 means 1 s.
+	// 0 means 1 s; CommitEachBatch commits as soon as a batch has been
+	// delivered.
 	CommitInterval time.Duration
 	// DrainTimeout bounds how long a partition being given up waits for
 	// its records in flight. 0 means 10 s; it must stay well under the
@@ -90,9 +91,20 @@ type Config struct {
 	StartTimeout time.Duration
 	Log          *slog.Logger
 	// Lag, when set, is told each assigned partition's lag every
-	// CommitInterval, and 0 once this member gives the partition up.
+	// CommitInterval (at most every second), and 0 once this member gives
+	// the partition up.
 	Lag metrics.LagHook
+	// Membership, when set, is told of each generation and each commit.
+	Membership metrics.GroupHook
 }
+
+// CommitEachBatch as Config.CommitInterval commits the offsets of every
+// batch as soon as the sink has taken it. Commits still go one at a time:
+// batches delivered while a commit is on its way go in the next one.
+const CommitEachBatch time.Duration = -1
+
+// lagInterval is how often lag is reported when commits follow batches.
+const lagInterval = time.Second
 
 // Source consumes records as pipeline.Records batches.
 type Source struct {
@@ -133,6 +145,9 @@ type partition struct {
 	handed  int64 // offset just past the last record handed to the pipeline
 	acked   int64 // offset just past the last record the sink took
 	sent    int64 // the last offset sent in a commit
+	// kick, when commits follow batches, wakes the generation's
+	// committer (shared by its partitions; nil otherwise).
+	kick chan struct{}
 	// For the lag, from the latest fetch response (-1 until the first):
 	// the offset past the partition's last record, the first offset still
 	// in the log, and the offset this generation started delivering at.
@@ -143,11 +158,18 @@ type partition struct {
 
 func (p *partition) ack(off int64) {
 	p.mu.Lock()
-	if off > p.acked {
+	moved := off > p.acked
+	if moved {
 		p.acked = off
 		p.cond.Broadcast()
 	}
 	p.mu.Unlock()
+	if moved && p.kick != nil {
+		select {
+		case p.kick <- struct{}{}:
+		default: // a commit is already due; it will take this offset too
+		}
+	}
 }
 
 // New checks that the brokers answer and the topics exist, and joins the
@@ -172,7 +194,9 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	setDefault(&cfg.SessionTimeout, 30*time.Second)
 	setDefault(&cfg.HeartbeatInterval, cfg.SessionTimeout/10)
 	setDefault(&cfg.RebalanceTimeout, 30*time.Second)
-	setDefault(&cfg.CommitInterval, time.Second)
+	if cfg.CommitInterval == 0 {
+		cfg.CommitInterval = time.Second
+	}
 	setDefault(&cfg.DrainTimeout, 10*time.Second)
 	setDefault(&cfg.Linger, 2*time.Millisecond)
 	setDefault(&cfg.StartTimeout, 30*time.Second)
@@ -261,9 +285,13 @@ func (s *Source) startGeneration(gen *kafkago.Generation) {
 	var parts []*partition
 	var assigned []string
 	var fetchers sync.WaitGroup
+	var kick chan struct{}
+	if s.cfg.CommitInterval < 0 {
+		kick = make(chan struct{}, 1)
+	}
 	for topic, as := range gen.Assignments {
 		for _, a := range as {
-			p := &partition{topic: topic, id: a.ID, handed: -1, acked: -1, sent: -1, hwm: -1, logStart: -1, start: -1}
+			p := &partition{topic: topic, id: a.ID, handed: -1, acked: -1, sent: -1, hwm: -1, logStart: -1, start: -1, kick: kick}
 			p.cond = sync.NewCond(&p.mu)
 			parts = append(parts, p)
 			assigned = append(assigned, topic+"/"+strconv.Itoa(a.ID))
@@ -276,7 +304,10 @@ func (s *Source) startGeneration(gen *kafkago.Generation) {
 		}
 	}
 	s.log.Info("kafka input: partitions assigned", "group", s.cfg.Group, "generation", gen.ID, "partitions", strings.Join(assigned, ","))
-	gen.Start(func(ctx context.Context) { s.commitLoop(ctx, gen, parts, &fetchers) })
+	if s.cfg.Membership != nil {
+		s.cfg.Membership.Assigned(len(parts))
+	}
+	gen.Start(func(ctx context.Context) { s.commitLoop(ctx, gen, parts, &fetchers, kick) })
 }
 
 // consume fetches one partition until the generation ends, then drains.
@@ -361,7 +392,7 @@ func (s *Source) read(p *partition, rr kafkago.RecordReader, offset int64) (*chu
 			c = &chunk{part: p}
 			arena = make([]byte, 0, 32<<10)
 		}
-		var rec pipeline.Record
+		rec := pipeline.Record{Topic: p.topic, Partition: int32(p.id), Offset: r.Offset}
 		if rec.Key, arena, err = readInto(arena, r.Key); err != nil {
 			return nil, err
 		}
@@ -517,12 +548,19 @@ func (s *Source) closed() bool {
 }
 
 // commitLoop commits the acknowledged offsets of one generation every
-// CommitInterval, and once more after every partition has drained.
-func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts []*partition, fetchers *sync.WaitGroup) {
-	t := time.NewTicker(s.cfg.CommitInterval)
+// CommitInterval (or whenever kick says a batch was delivered), and once
+// more after every partition has drained.
+func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts []*partition, fetchers *sync.WaitGroup, kick chan struct{}) {
+	interval := s.cfg.CommitInterval
+	if interval < 0 {
+		interval = lagInterval
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
+		case <-kick: // nil unless commits follow batches
+			s.commit(gen, parts)
 		case <-t.C:
 			s.commit(gen, parts)
 			s.reportLag(parts, false)
@@ -560,6 +598,9 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) {
 	if err := gen.CommitOffsets(offsets); err != nil {
 		// The records stay uncommitted and will be consumed again by
 		// whoever owns the partitions next: at least once.
+		if s.cfg.Membership != nil {
+			s.cfg.Membership.CommitFailed()
+		}
 		s.log.Warn("kafka input: commit failed; uncommitted records will be consumed again",
 			"group", s.cfg.Group, "generation", gen.ID, "err", err)
 		return
@@ -571,6 +612,9 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) {
 			x.p.sent = x.off
 		}
 		x.p.mu.Unlock()
+		if s.cfg.Membership != nil {
+			s.cfg.Membership.PartitionCommitted(x.p.topic, int32(x.p.id), x.off)
+		}
 	}
 }
 
