@@ -171,8 +171,8 @@ func (i *kafkaInput) register(fs *flag.FlagSet) {
 	fs.StringVar(&i.start, "kafka-start", "first", "where a partition with no committed offset starts: first or last")
 	fs.Var(flagvalue.NewDuration(&i.sessionTimeout, 30*time.Second, time.Second, 30*time.Minute), "kafka-session-timeout",
 		"a group member silent this long is dropped and its partitions move, 1s to 30m (a default broker wants 6s to 30m)")
-	fs.Var(flagvalue.NewDuration(&i.commitInterval, time.Second, 10*time.Millisecond, time.Hour), "kafka-commit-interval",
-		"how often the offsets of delivered records are committed, 10ms to 1h")
+	fs.Var(flagvalue.NewDuration(&i.commitInterval, time.Second, 0, time.Hour), "kafka-commit-interval",
+		"how often the offsets of delivered records are committed, 0 (after every delivered batch) to 1h")
 	fs.Var(flagvalue.NewDuration(&i.drainTimeout, 10*time.Second, 100*time.Millisecond, 10*time.Minute), "kafka-drain-timeout",
 		"how long a partition being given up waits for its records in flight, 100ms to 10m")
 }
@@ -204,13 +204,18 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 	if err != nil {
 		return nil, err
 	}
+	commit := i.commitInterval
+	if commit == 0 {
+		commit = kafkasrc.CommitEachBatch
+	}
 	cfg := kafkasrc.Config{
 		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: m,
-		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: i.commitInterval,
+		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: commit,
 		DrainTimeout: i.drainTimeout, StartTimeout: i.conn.connectTimeout, Log: env.log,
 	}
 	if env.metrics != nil { // a nil registry in the interface would still be called
 		cfg.Lag = env.metrics
+		cfg.Membership = env.metrics
 	}
 	return kafkasrc.New(ctx, cfg)
 }

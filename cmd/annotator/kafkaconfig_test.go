@@ -36,6 +36,8 @@ func TestKafkaConfigErrors(t *testing.T) {
 		{"[sinks.kafka]\ntopik = \"x\"\n", `:2: unknown key "sinks.kafka.topik"`},
 		{"[kafka]\nsasl = \"md5\"\n", `:2: key "kafka.sasl"`},
 		{"[inputs.kafka]\ncommit_interval = \"soon\"\n", `:2: key "inputs.kafka.commit_interval"`},
+		{"[inputs.kafka]\ncommit_interval = \"-1s\"\n", `:2: key "inputs.kafka.commit_interval"`},
+		{"[sinks.kafka]\ndlq_topic = 5\n", `:2: key "sinks.kafka.dlq_topic"`},
 		{"[kafka]\nbrokers = \"one\"\n", `:2: key "kafka.brokers"`},
 	} {
 		cfg := filepath.Join(dir, "c.toml")

@@ -78,6 +78,26 @@ func TestKafkaDeadLetter(t *testing.T) {
 	waitMetricsCond(t, stderr, "every offset committed", func() bool {
 		return b.Committed(group, in, 1)[0] == n
 	})
+	// What an on-call engineer reads: the committed offset, the group's
+	// generations and this member's share, the refusals.
+	var page string
+	waitMetricsCond(t, stderr, "the committed offset on the metrics page", func() bool {
+		page = scrape(t, base)
+		v, _ := metricValue(page, `annotator_kafka_committed_offset{topic="`+in+`",partition="0"}`)
+		return v == n
+	})
+	for series, want := range map[string]float64{
+		`annotator_kafka_rebalances_total`:                               1,
+		`annotator_kafka_assigned_partitions`:                            1,
+		`annotator_kafka_lag_messages{topic="` + in + `",partition="0"}`: 0,
+	} {
+		if v, ok := metricValue(page, series); !ok || v != want {
+			t.Errorf("%s = %v (found %v), want %v", series, v, ok, want)
+		}
+	}
+	if v, _ := metricValue(page, `annotator_kafka_produce_errors_total{topic="`+out+`",kind="record"}`); v < 1 {
+		t.Errorf("produce errors of kind record = %v, want the refusals counted", v)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", code, stderr)

@@ -557,12 +557,17 @@ func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts 
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failed := false
 	for {
 		select {
 		case <-kick: // nil unless commits follow batches
-			s.commit(gen, parts)
+			failed = !s.commit(gen, parts)
 		case <-t.C:
-			s.commit(gen, parts)
+			// When commits follow batches, the tick only retries one
+			// that failed (the stream may have gone quiet since).
+			if kick == nil || failed {
+				failed = !s.commit(gen, parts)
+			}
 			s.reportLag(parts, false)
 		case <-ctx.Done():
 			fetchers.Wait()
@@ -573,7 +578,9 @@ func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts 
 	}
 }
 
-func (s *Source) commit(gen *kafkago.Generation, parts []*partition) {
+// commit sends the offsets acknowledged since the last commit; it reports
+// false if they could not be committed.
+func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
 	offsets := map[string]map[int]int64{}
 	type sent struct {
 		p   *partition
@@ -593,7 +600,7 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) {
 		}
 	}
 	if len(todo) == 0 {
-		return
+		return true
 	}
 	if err := gen.CommitOffsets(offsets); err != nil {
 		// The records stay uncommitted and will be consumed again by
@@ -603,7 +610,7 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) {
 		}
 		s.log.Warn("kafka input: commit failed; uncommitted records will be consumed again",
 			"group", s.cfg.Group, "generation", gen.ID, "err", err)
-		return
+		return false
 	}
 	s.Committed.Add(1)
 	for _, x := range todo {
@@ -616,6 +623,7 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) {
 			s.cfg.Membership.PartitionCommitted(x.p.topic, int32(x.p.id), x.off)
 		}
 	}
+	return true
 }
 
 // Next returns the next batch of records, waiting for at least one.

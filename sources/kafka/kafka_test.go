@@ -194,3 +194,106 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("no group: err = %v", err)
 	}
 }
+
+// membership keeps what the source reports of its place in the group.
+type membership struct {
+	mu        sync.Mutex
+	assigned  []int
+	committed []int64
+	failures  int
+}
+
+func (m *membership) Assigned(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.assigned = append(m.assigned, n)
+}
+
+func (m *membership) PartitionCommitted(_ string, _ int32, off int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.committed = append(m.committed, off)
+}
+
+func (m *membership) CommitFailed() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failures++
+}
+
+// gatedSink takes one batch, then holds the next Write until released.
+type gatedSink struct {
+	sink
+	took    chan int // the records of the first batch
+	release chan struct{}
+}
+
+func (g *gatedSink) Write(ctx context.Context, b *pipeline.Batch) error {
+	g.sink.mu.Lock()
+	first := g.sink.n == 0
+	g.sink.mu.Unlock()
+	if !first {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := g.sink.Write(ctx, b); err != nil {
+		return err
+	}
+	if first {
+		g.took <- len(b.Outs)
+	}
+	return nil
+}
+
+// TestCommitEachBatch: with CommitEachBatch a delivered batch's offsets
+// are committed while the next batch is still being written, without
+// waiting for any interval; the hook sees every commit, ending at the end
+// of the partition.
+func TestCommitEachBatch(t *testing.T) {
+	b := kafkatest.Start(t)
+	topic := b.CreateTopic("each", 1)
+	group := b.Name("group")
+	const n = 1000
+	b.Produce(topic, messages(n)...)
+	var m membership
+	src, err := kafkasrc.New(context.Background(), kafkasrc.Config{
+		Brokers: b.Addrs, Topics: []string{topic}, Group: group, SessionTimeout: 6 * time.Second,
+		CommitInterval: kafkasrc.CommitEachBatch, BatchRecords: 100, Membership: &m,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	g := &gatedSink{sink: sink{want: n, enough: cancel}, took: make(chan int, 1), release: make(chan struct{})}
+	ran := make(chan error, 1)
+	go func() { // ends when the sink has every record (cancel) or the deadline
+		_, err := pipeline.Run(ctx, src, annotator(t, annotate.Text), g, pipeline.Options{Workers: 2})
+		ran <- err
+	}()
+	first := <-g.took
+	deadline := time.Now().Add(30 * time.Second)
+	for b.Committed(group, topic, 1)[0] != int64(first) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first batch's %d records were not committed while the second was held; committed %v", first, b.Committed(group, topic, 1))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the broker
+	}
+	close(g.release)
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+	if got := b.Committed(group, topic, 1)[0]; got != n {
+		t.Errorf("committed %d after Close, want %d", got, n)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.assigned) != 1 || m.assigned[0] != 1 || len(m.committed) < 2 || m.committed[0] != int64(first) || m.committed[len(m.committed)-1] != n {
+		t.Errorf("hook saw assignments %v and commits %v: want one generation of 1 partition, commits from %d to %d", m.assigned, m.committed, first, n)
+	}
+}
