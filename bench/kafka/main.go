@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -38,6 +39,7 @@ func main() {
 	compression := flag.String("compression", "none", "produce compression")
 	format := flag.String("format", "text", "output format: text, json or merge")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	commit := flag.Duration("commit-interval", time.Second, "offset commit interval; 0 commits after every batch")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -47,16 +49,18 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*brokers, *n, *partitions, *compression, *format); err != nil {
+	if err := run(*brokers, *n, *partitions, *compression, *format, *commit); err != nil {
 		log.Print(err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(brokers string, n, partitions int, compression, format string) error {
+func run(brokers string, n, partitions int, compression, format string, commit time.Duration) error {
 	ctx := context.Background()
+	note := ", broker apart"
 	if brokers == "" {
+		note = ", broker included"
 		c, err := kfake.NewCluster(kfake.NumBrokers(1))
 		if err != nil {
 			return err
@@ -110,7 +114,11 @@ func run(brokers string, n, partitions int, compression, format string) error {
 	if err != nil {
 		return err
 	}
-	src, err := kafkasrc.New(ctx, kafkasrc.Config{Brokers: addrs, Topics: []string{in}, Group: "bench-" + suffix, SessionTimeout: 10 * time.Second})
+	if commit == 0 {
+		commit = kafkasrc.CommitEachBatch
+	}
+	src, err := kafkasrc.New(ctx, kafkasrc.Config{Brokers: addrs, Topics: []string{in}, Group: "bench-" + suffix,
+		SessionTimeout: 10 * time.Second, CommitInterval: commit})
 	if err != nil {
 		return err
 	}
@@ -134,15 +142,31 @@ func run(brokers string, n, partitions int, compression, format string) error {
 		}
 	}}
 	t0 := time.Now()
+	cpu0 := cpuTime()
 	if _, err := pipeline.Run(runCtx, src, a, sink, opt); err != nil {
 		return err
 	}
 	end := <-done
+	cpu := cpuTime() - cpu0
 	sink.Close()
 	src.Close()
 	elapsed := end.Sub(t0)
-	fmt.Printf("moved %d records (%s, compression %s, %d partitions, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery)\n",
-		n, format, compression, partitions, runtime.GOMAXPROCS(0), elapsed.Round(time.Millisecond),
-		float64(n)/elapsed.Seconds(), float64(n)/end.Sub(start).Seconds())
+	fmt.Printf("moved %d records (%s, compression %s, %d partitions, commit interval %s, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery), %.1f s CPU per million records (this process%s)\n",
+		n, format, compression, partitions, commitName(commit), runtime.GOMAXPROCS(0), elapsed.Round(time.Millisecond),
+		float64(n)/elapsed.Seconds(), float64(n)/end.Sub(start).Seconds(), cpu.Seconds()*1e6/float64(n), note)
 	return nil
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func commitName(d time.Duration) string {
+	if d < 0 {
+		return "every batch"
+	}
+	return d.String()
 }

@@ -18,6 +18,9 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 )
 
+// ErrNoTopic says a topic does not exist.
+var ErrNoTopic = errors.New("does not exist")
+
 // CheckTopics waits until the brokers answer (retrying with backoff for up
 // to timeout, logging as it goes) and checks that every topic exists. Its
 // errors say which: unreachable brokers, refused credentials, a missing
@@ -37,7 +40,7 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 			for _, t := range md.Topics {
 				if t.Error != nil {
 					if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
-						return fmt.Errorf("topic %q does not exist on %s", t.Name, strings.Join(brokers, ","))
+						return fmt.Errorf("topic %q %w on %s", t.Name, ErrNoTopic, strings.Join(brokers, ","))
 					}
 					return fmt.Errorf("topic %q: %w", t.Name, t.Error)
 				}

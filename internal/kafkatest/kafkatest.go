@@ -143,6 +143,14 @@ func (b *Broker) CreateTopicWith(prefix string, partitions int, settings map[str
 	if err := resp.Errors[name]; err != nil {
 		b.t.Fatalf("create topic %s: %v", name, err)
 	}
+	b.waitLeaders(ctx, c, name, partitions)
+	return name
+}
+
+// waitLeaders waits until topic has partitions partitions, each with a
+// leader.
+func (b *Broker) waitLeaders(ctx context.Context, c *kafkago.Client, name string, partitions int) {
+	b.t.Helper()
 	for {
 		md, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{name}})
 		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) == partitions {
@@ -151,7 +159,7 @@ func (b *Broker) CreateTopicWith(prefix string, partitions int, settings map[str
 				ready = ready && p.Leader.Host != ""
 			}
 			if ready {
-				return name
+				return
 			}
 		}
 		if ctx.Err() != nil {
@@ -268,4 +276,36 @@ func readBytes(b protocol.Bytes) ([]byte, error) {
 	}
 	defer b.Close()
 	return protocol.ReadAll(b)
+}
+
+// AddPartitions grows topic to count partitions and waits until the new
+// ones have leaders.
+func (b *Broker) AddPartitions(topic string, count int) {
+	b.t.Helper()
+	c := b.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.CreatePartitions(ctx, &kafkago.CreatePartitionsRequest{Topics: []kafkago.TopicPartitionsConfig{{Name: topic, Count: int32(count)}}})
+	if err == nil {
+		err = resp.Errors[topic]
+	}
+	if err != nil {
+		b.t.Fatalf("grow %s to %d partitions: %v", topic, count, err)
+	}
+	b.waitLeaders(ctx, c, topic, count)
+}
+
+// DeleteTopic deletes topic.
+func (b *Broker) DeleteTopic(topic string) {
+	b.t.Helper()
+	c := b.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: []string{topic}})
+	if err == nil {
+		err = resp.Errors[topic]
+	}
+	if err != nil {
+		b.t.Fatalf("delete %s: %v", topic, err)
+	}
 }

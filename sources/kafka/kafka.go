@@ -106,6 +106,10 @@ const CommitEachBatch time.Duration = -1
 // lagInterval is how often lag is reported when commits follow batches.
 const lagInterval = time.Second
 
+// partitionWatch is how often the group's members look for partitions
+// added to their topics.
+const partitionWatch = 5 * time.Second
+
 // Source consumes records as pipeline.Records batches.
 type Source struct {
 	cfg       Config
@@ -117,10 +121,18 @@ type Source struct {
 	stop      chan struct{} // closed by Close: drains stop waiting
 	runCancel context.CancelFunc
 	runDone   chan struct{}
-	closeOnce sync.Once
-	log       *slog.Logger
-	fetchWarn kafkaconn.Every
-	groupWarn kafkaconn.Every
+	// failed is closed, with err set, when the source cannot go on (a
+	// topic it consumes was deleted); Next then returns err.
+	failed     chan struct{}
+	failOnce   sync.Once
+	err        error
+	checking   atomic.Bool    // a topic check is under way
+	checks     sync.WaitGroup // the topic check, waited for by Close
+	closeOnce  sync.Once
+	log        *slog.Logger
+	fetchWarn  kafkaconn.Every
+	groupWarn  kafkaconn.Every
+	commitWarn kafkaconn.Every
 	// Committed counts successful offset commits (for tests and metrics).
 	Committed atomic.Int64
 }
@@ -225,13 +237,18 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 			ClientID: "annotator", Timeout: 10 * time.Second, DualStack: true,
 			TLS: cfg.TLS, SASLMechanism: cfg.SASL,
 		},
-		Topics:            cfg.Topics,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		SessionTimeout:    cfg.SessionTimeout,
-		RebalanceTimeout:  cfg.RebalanceTimeout,
-		JoinGroupBackoff:  time.Second,
-		StartOffset:       start,
-		Timeout:           10 * time.Second,
+		Topics: cfg.Topics,
+		// Partitions added to a topic start a rebalance that hands them
+		// out (kafka-go leaves this off by default); a deleted topic
+		// starts one too.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: partitionWatch,
+		HeartbeatInterval:      cfg.HeartbeatInterval,
+		SessionTimeout:         cfg.SessionTimeout,
+		RebalanceTimeout:       cfg.RebalanceTimeout,
+		JoinGroupBackoff:       time.Second,
+		StartOffset:            start,
+		Timeout:                10 * time.Second,
 		// kafka-go's own messages are detail; what matters is reported
 		// from Next and the fetch loops.
 		Logger:      kafkago.LoggerFunc(func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) }),
@@ -247,10 +264,12 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr},
 		chunks:    make(chan *chunk, 4),
 		stop:      make(chan struct{}),
+		failed:    make(chan struct{}),
 		runCancel: cancel, runDone: make(chan struct{}),
-		log:       log,
-		fetchWarn: kafkaconn.Every{Interval: 10 * time.Second},
-		groupWarn: kafkaconn.Every{Interval: 10 * time.Second},
+		log:        log,
+		fetchWarn:  kafkaconn.Every{Interval: 10 * time.Second},
+		groupWarn:  kafkaconn.Every{Interval: 10 * time.Second},
+		commitWarn: kafkaconn.Every{Interval: 10 * time.Second},
 	}
 	go s.run(runCtx)
 	return s, nil
@@ -304,6 +323,14 @@ func (s *Source) startGeneration(gen *kafkago.Generation) {
 		}
 	}
 	s.log.Info("kafka input: partitions assigned", "group", s.cfg.Group, "generation", gen.ID, "partitions", strings.Join(assigned, ","))
+	for _, t := range s.cfg.Topics {
+		if len(gen.Assignments[t]) == 0 {
+			// Normal with more members than partitions, but also what a
+			// deleted topic looks like: the group just drops it.
+			s.checkTopics()
+			break
+		}
+	}
 	if s.cfg.Membership != nil {
 		s.cfg.Membership.Assigned(len(parts))
 	}
@@ -325,6 +352,9 @@ func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, kafkago.UnknownTopicOrPartition) {
+				s.checkTopics() // deleted, or a leader not known yet
 			}
 			if errors.Is(err, kafkago.OffsetOutOfRange) {
 				// The records were deleted (retention) before they were
@@ -538,6 +568,45 @@ func (s *Source) reportLag(parts []*partition, gone bool) {
 	}
 }
 
+// checkTopics asks the brokers, in the background, whether every topic
+// consumed still exists, and fails the source if one does not. One check
+// runs at a time; Close ends it and waits for it.
+func (s *Source) checkTopics() {
+	if s.closed() || !s.checking.CompareAndSwap(false, true) {
+		return
+	}
+	s.checks.Add(1)
+	go func() {
+		defer s.checks.Done()
+		defer s.checking.Store(false)
+		s.checkTopicsNow()
+	}()
+}
+
+func (s *Source) checkTopicsNow() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // Close ends the check
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := kafkaconn.CheckTopics(ctx, s.transport, s.cfg.Brokers, s.cfg.Topics, 10*time.Second, s.log)
+	if errors.Is(err, kafkaconn.ErrNoTopic) {
+		s.fail(fmt.Errorf("kafka input: %w (deleted while consumed)", err))
+	}
+}
+
+// fail stops the source with err: Next returns it from now on.
+func (s *Source) fail(err error) {
+	s.failOnce.Do(func() {
+		s.err = err
+		close(s.failed)
+	})
+}
+
 func (s *Source) closed() bool {
 	select {
 	case <-s.stop:
@@ -608,8 +677,10 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
 		if s.cfg.Membership != nil {
 			s.cfg.Membership.CommitFailed()
 		}
-		s.log.Warn("kafka input: commit failed; uncommitted records will be consumed again",
-			"group", s.cfg.Group, "generation", gen.ID, "err", err)
+		if ok, n := s.commitWarn.Allow(); ok {
+			s.log.Warn("kafka input: commit failed; uncommitted records will be consumed again",
+				"group", s.cfg.Group, "generation", gen.ID, "err", err, "suppressed", n)
+		}
 		return false
 	}
 	s.Committed.Add(1)
@@ -643,6 +714,8 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
 			return nil, ctx.Err()
 		case <-s.stop:
 			return nil, io.EOF
+		case <-s.failed:
+			return nil, s.err
 		}
 	}
 	linger := time.NewTimer(s.cfg.Linger)
@@ -711,6 +784,7 @@ func (s *Source) Close() error {
 		s.group.Close() // ends the generation: drains, commits, leaves
 		s.runCancel()
 		<-s.runDone
+		s.checks.Wait()
 		s.transport.CloseIdleConnections()
 	})
 	return nil
