@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,5 +60,85 @@ func TestKafkaTopicDeleted(t *testing.T) {
 	// The log quotes the error, so its quotes come escaped.
 	if want := `topic \"` + in + `\" does not exist`; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "deleted while consumed") {
 		t.Errorf("stderr does not say %q and that it was deleted:\n%s", want, stderr)
+	}
+}
+
+// stream feeds chunks of per records to topic, paced, and closes the
+// returned channel when done.
+func stream(b *kafkatest.Broker, topic string, chunks, per int, pace time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { // the stream: ends by itself
+		defer close(done)
+		for i := 0; i < chunks; i++ {
+			b.Produce(topic, records(i*per, per)...)
+			time.Sleep(pace) // pacing the stream, not synchronising
+		}
+	}()
+	return done
+}
+
+// waitLog waits until the process's stderr holds s.
+func waitLog(t *testing.T, stderr *syncBuffer, s string) {
+	t.Helper()
+	waitMetricsCond(t, stderr, "the log to say "+s, func() bool { return strings.Contains(stderr.String(), s) })
+}
+
+// TestKafkaMembersJoin: one instance runs, two more join mid-stream
+// (1 → 3); the partitions are shared out and nothing is lost.
+func TestKafkaMembersJoin(t *testing.T) {
+	b := kafkatest.Start(t)
+	in, out := b.CreateTopic("in", 6), b.CreateTopic("out", 6)
+	args := []string{"--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("group"),
+		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "100ms"}
+	first, firstErr := startBin(t, args...)
+	const chunks, per = 40, 500
+	produced := stream(b, in, chunks, per, 50*time.Millisecond)
+	waitOutput(t, b, out, 2*per, 60*time.Second, firstErr)
+	second, secondErr := startBin(t, args...)
+	third, thirdErr := startBin(t, args...)
+	for _, e := range []*syncBuffer{secondErr, thirdErr} {
+		waitLog(t, e, "partitions assigned")
+	}
+	<-produced
+	final := waitOutput(t, b, out, chunks*per, 90*time.Second, firstErr, secondErr, thirdErr)
+	distinct, dups := checkOutput(t, final)
+	t.Logf("1 → 3 members: %d distinct, %d duplicates", distinct, dups)
+	for i, c := range []*exec.Cmd{first, second, third} {
+		c.Process.Signal(syscall.SIGTERM)
+		if code := exitWithin(t, c, 30*time.Second); code != 0 {
+			t.Errorf("instance %d: exit status %d after SIGTERM", i+1, code)
+		}
+	}
+}
+
+// TestKafkaMemberLeaves: of two instances, one stops with SIGTERM
+// mid-stream. It commits what it delivered before leaving, so the other
+// takes its partitions over without writing any record twice.
+func TestKafkaMemberLeaves(t *testing.T) {
+	b := kafkatest.Start(t)
+	in, out := b.CreateTopic("in", 4), b.CreateTopic("out", 4)
+	args := []string{"--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("group"),
+		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "1s"}
+	stay, stayErr := startBin(t, args...)
+	leave, leaveErr := startBin(t, args...)
+	waitLog(t, stayErr, "partitions assigned")
+	waitLog(t, leaveErr, "partitions assigned")
+	const chunks, per = 40, 500
+	produced := stream(b, in, chunks, per, 50*time.Millisecond)
+	waitOutput(t, b, out, 4*per, 60*time.Second, stayErr, leaveErr)
+	leave.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, leave, 30*time.Second); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM; stderr:\n%s", code, leaveErr)
+	}
+	<-produced
+	final := waitOutput(t, b, out, chunks*per, 90*time.Second, stayErr, leaveErr)
+	distinct, dups := checkOutput(t, final)
+	t.Logf("a member leaving: %d distinct, %d duplicates", distinct, dups)
+	if dups != 0 {
+		t.Errorf("%d records written twice after a member left with SIGTERM, want none; its stderr:\n%s", dups, leaveErr)
+	}
+	stay.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, stay, 30*time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM; stderr:\n%s", code, stayErr)
 	}
 }
