@@ -1,7 +1,8 @@
 // Package kafkatest gives tests a real Kafka-protocol broker over TCP: the
-// one named by ANNOTATOR_KAFKA_BROKERS (a real Apache Kafka, as .ci/kafka.sh
-// starts), or else an in-process kfake cluster on a loopback port, so that
-// `go test ./...` needs nothing installed.
+// 3-node cluster named by ANNOTATOR_KAFKA_CLUSTER (as .ci/kafka-cluster.sh
+// starts), the broker named by ANNOTATOR_KAFKA_BROKERS (a real Apache
+// Kafka, as .ci/kafka.sh starts), or else an in-process kfake cluster on a
+// loopback port, so that `go test ./...` needs nothing installed.
 package kafkatest
 
 import (
@@ -30,6 +31,9 @@ type Broker struct {
 	// External is true when the broker came from EnvBrokers.
 	External bool
 
+	// replication is the replication factor of the topics created.
+	replication int
+
 	t       testing.TB
 	cluster *kfake.Cluster
 	port    int
@@ -45,8 +49,11 @@ var topicSeq atomic.Int64
 // kfake cluster stopped when the test ends.
 func Start(t testing.TB) *Broker {
 	t.Helper()
+	if os.Getenv(EnvCluster) != "" {
+		return StartCluster(t).Broker
+	}
 	if env := os.Getenv(EnvBrokers); env != "" {
-		return &Broker{Addrs: strings.Split(env, ","), External: true, t: t}
+		return &Broker{Addrs: strings.Split(env, ","), External: true, t: t, replication: 1}
 	}
 	return StartLocal(t)
 }
@@ -56,7 +63,7 @@ func Start(t testing.TB) *Broker {
 // offsets (the tests of a broker going away need one they can stop).
 func StartLocal(t testing.TB) *Broker {
 	t.Helper()
-	b := &Broker{t: t, dataDir: t.TempDir()}
+	b := &Broker{t: t, dataDir: t.TempDir(), replication: 1}
 	b.opts = []kfake.Opt{
 		kfake.DataDir(b.dataDir),
 		// Consumer group tests use short sessions so that a killed
@@ -132,7 +139,7 @@ func (b *Broker) CreateTopicWith(prefix string, partitions int, settings map[str
 	c := b.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tc := kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}
+	tc := kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: b.replication}
 	for k, v := range settings {
 		tc.ConfigEntries = append(tc.ConfigEntries, kafkago.ConfigEntry{ConfigName: k, ConfigValue: v})
 	}

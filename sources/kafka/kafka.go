@@ -106,6 +106,9 @@ const CommitEachBatch time.Duration = -1
 // lagInterval is how often lag is reported when commits follow batches.
 const lagInterval = time.Second
 
+// commitTimeout bounds one offset commit, coordinator look-up included.
+const commitTimeout = 10 * time.Second
+
 // partitionWatch is how often the group's members look for partitions
 // added to their topics.
 const partitionWatch = 5 * time.Second
@@ -650,7 +653,7 @@ func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts 
 // commit sends the offsets acknowledged since the last commit; it reports
 // false if they could not be committed.
 func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
-	offsets := map[string]map[int]int64{}
+	offsets := map[string][]kafkago.OffsetCommit{}
 	type sent struct {
 		p   *partition
 		off int64
@@ -661,17 +664,14 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
 		acked, prev := p.acked, p.sent
 		p.mu.Unlock()
 		if acked > prev {
-			if offsets[p.topic] == nil {
-				offsets[p.topic] = map[int]int64{}
-			}
-			offsets[p.topic][p.id] = acked
+			offsets[p.topic] = append(offsets[p.topic], kafkago.OffsetCommit{Partition: p.id, Offset: acked})
 			todo = append(todo, sent{p, acked})
 		}
 	}
 	if len(todo) == 0 {
 		return true
 	}
-	if err := gen.CommitOffsets(offsets); err != nil {
+	if err := s.commitOffsets(gen, offsets); err != nil {
 		// The records stay uncommitted and will be consumed again by
 		// whoever owns the partitions next: at least once.
 		if s.cfg.Membership != nil {
@@ -695,6 +695,30 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
 		}
 	}
 	return true
+}
+
+// commitOffsets commits offsets for gen through the client, which looks
+// the group's coordinator up for every request, rather than through the
+// generation's connection: when the coordinator's broker dies, that
+// connection stays dead until the generation ends (kafka-go #1079), while
+// the coordinator that takes over accepts the generation's commits.
+func (s *Source) commitOffsets(gen *kafkago.Generation, offsets map[string][]kafkago.OffsetCommit) error {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	resp, err := s.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
+		GroupID: s.cfg.Group, GenerationID: int(gen.ID), MemberID: gen.MemberID, Topics: offsets,
+	})
+	if err != nil {
+		return err
+	}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return fmt.Errorf("%s/%d: %w", topic, p.Partition, p.Error)
+			}
+		}
+	}
+	return nil
 }
 
 // Next returns the next batch of records, waiting for at least one.

@@ -1,0 +1,79 @@
+# Shared by .ci/kafka.sh and .ci/kafka-cluster.sh (sourced, not run):
+# fetching Apache Kafka's jars with Maven, free ports, and the JVM
+# settings of a broker small enough to share two cores.
+#
+#   KAFKA_VERSION   broker version (default 4.1.0)
+#   KAFKA_HOME      where the jars are kept between runs
+#                   (default ~/.cache/annotator/kafka-$KAFKA_VERSION)
+#   KAFKA_HEAP      the brokers' heap flags (default -Xms128m -Xmx384m)
+
+version=${KAFKA_VERSION:-4.1.0}
+home=${KAFKA_HOME:-$HOME/.cache/annotator/kafka-$version}
+libs=$home/libs
+
+kafka_fetch() {
+  if [ -f "$libs/kafka_2.13-$version.jar" ]; then
+    return
+  fi
+  echo "== fetching Apache Kafka $version with Maven into $libs"
+  local pomdir
+  pomdir=$(mktemp -d)
+  cat >"$pomdir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.annotator</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$version</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  rm -rf "$libs.tmp"
+  mkdir -p "$libs.tmp"
+  mvn -q -B -f "$pomdir/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs.tmp"
+  rm -rf "$libs" "$pomdir"
+  mv "$libs.tmp" "$libs"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# The JVM flags of a broker: a small heap, the serial collector and the
+# quick JIT tier only, so that three brokers and the tests fit on two
+# cores; log4j at WARN with a [kafka] prefix.
+kafka_java_opts() { # log4j2.properties path
+  echo "${KAFKA_HEAP:--Xms128m -Xmx384m} -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Dlog4j2.configurationFile=$1 -cp $libs/*"
+}
+
+kafka_log4j() { # path
+  cat >"$1" <<L4J
+rootLogger.level=WARN
+rootLogger.appenderRef.out.ref=out
+appender.out.type=Console
+appender.out.name=out
+appender.out.layout.type=PatternLayout
+appender.out.layout.pattern=[kafka] %d %p %c{1}: %m%n
+L4J
+}
+
+# wait_port PORT PID LOG: until the port accepts connections (a broker
+# opens it last), or the process has died.
+wait_port() {
+  for _ in $(seq 1 900); do
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "Kafka exited during start-up:"; cat "$3"; return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "Kafka did not open port $1 within 90 s:"; cat "$3"; return 1
+}
