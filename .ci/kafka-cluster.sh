@@ -77,11 +77,13 @@ log.cleaner.enable=false
 PROPS
   java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$d/server.properties" >/dev/null
   # The tests restart a killed node with this script.
-  cat >"$d/start" <<START
-#!/usr/bin/env bash
-java ${java_opts[*]} kafka.Kafka "$d/server.properties" >>"$d/broker.log" 2>&1 &
-echo \$! >"$d/pid"
-START
+  {
+    echo '#!/usr/bin/env bash'
+    printf 'java'
+    printf ' %q' "${java_opts[@]}" kafka.Kafka "$d/server.properties"
+    printf ' >>%q 2>&1 &\n' "$d/broker.log"
+    printf 'echo $! >%q\n' "$d/pid"
+  } >"$d/start"
   chmod +x "$d/start"
   echo "127.0.0.1:${ports[$n]}" >"$d/addr"
   brokers=${brokers:+$brokers,}127.0.0.1:${ports[$n]}

@@ -7,6 +7,7 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -177,10 +178,11 @@ func (b *Broker) waitLeaders(ctx context.Context, c *kafkago.Client, name string
 }
 
 // Produce writes messages to topic, acknowledged by the broker, spreading
-// messages without a key over the partitions.
+// messages without a key over the partitions. Messages that fail (a
+// broker of a cluster being down) are sent again for up to 60 s.
 func (b *Broker) Produce(topic string, msgs ...kafkago.Message) {
 	b.t.Helper()
-	tr := &kafkago.Transport{DialTimeout: 5 * time.Second}
+	tr := &kafkago.Transport{DialTimeout: 5 * time.Second, MetadataTTL: time.Second}
 	defer tr.CloseIdleConnections()
 	w := &kafkago.Writer{
 		Addr: kafkago.TCP(b.Addrs...), Topic: topic, Transport: tr,
@@ -190,8 +192,26 @@ func (b *Broker) Produce(topic string, msgs ...kafkago.Message) {
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		b.t.Fatalf("produce %d messages to %s: %v", len(msgs), topic, err)
+	for {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return
+		}
+		var werrs kafkago.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+			var failed []kafkago.Message
+			for i, e := range werrs {
+				if e != nil {
+					failed = append(failed, msgs[i])
+				}
+			}
+			msgs = failed
+		}
+		if ctx.Err() != nil {
+			b.t.Errorf("produce %d messages to %s: %v", len(msgs), topic, err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // backing off while a broker is down
 	}
 }
 
