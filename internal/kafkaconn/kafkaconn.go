@@ -18,6 +18,16 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 )
 
+// MetadataTTL is how often the source and sink refresh the cluster's
+// metadata, which is how they learn of a new partition leader after a
+// broker fails.
+const MetadataTTL = 2 * time.Second
+
+// MaxBackoff caps the wait between retries of a failed fetch or produce:
+// short enough that work resumes soon after a new leader is known, long
+// enough not to hammer brokers that are down.
+const MaxBackoff = time.Second
+
 // ErrNoTopic says a topic does not exist.
 var ErrNoTopic = errors.New("does not exist")
 

@@ -129,7 +129,11 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	tr := &kafkago.Transport{
 		TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
-		MetadataTTL: 10 * time.Second, ClientID: "annotator",
+		// kafka-go's transport learns that a partition's leader moved
+		// only from its periodic metadata refresh (at a random moment
+		// within the TTL), not from the errors of a dead leader: the TTL
+		// bounds how long requests keep going to a dead broker.
+		MetadataTTL: kafkaconn.MetadataTTL, ClientID: "annotator",
 	}
 	topics := []string{cfg.Topic}
 	if cfg.DeadLetterTopic != "" {
@@ -327,7 +331,7 @@ func (s *Sink) send(ctx context.Context, w *kafkago.Writer, topic string, msgs [
 			return nil, fmt.Errorf("produce to kafka topic %s: %d messages not acknowledged: %w", topic, len(pending), err)
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, kafkaconn.MaxBackoff)
 	}
 }
 

@@ -226,7 +226,11 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	tr := &kafkago.Transport{
 		TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
-		MetadataTTL: 10 * time.Second, ClientID: "annotator",
+		// kafka-go's transport learns that a partition's leader moved
+		// only from its periodic metadata refresh (at a random moment
+		// within the TTL), not from the errors of a dead leader: the TTL
+		// bounds how long requests keep going to a dead broker.
+		MetadataTTL: kafkaconn.MetadataTTL, ClientID: "annotator",
 	}
 	if err := kafkaconn.CheckTopics(ctx, tr, cfg.Brokers, cfg.Topics, cfg.StartTimeout, cfg.Log); err != nil {
 		tr.CloseIdleConnections()
@@ -377,7 +381,7 @@ func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
 				return
 			case <-t.C:
 			}
-			backoff = min(2*backoff, 5*time.Second)
+			backoff = min(2*backoff, kafkaconn.MaxBackoff)
 			continue
 		}
 		backoff = 100 * time.Millisecond
