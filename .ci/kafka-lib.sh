@@ -6,13 +6,20 @@
 #   KAFKA_HOME      where the jars are kept between runs
 #                   (default ~/.cache/annotator/kafka-$KAFKA_VERSION)
 #   KAFKA_HEAP      the brokers' heap flags (default -Xms128m -Xmx384m)
+#   KAFKA_LOG4J_VERSION  the log4j binding fetched beside the broker
 
 version=${KAFKA_VERSION:-4.1.0}
 home=${KAFKA_HOME:-$HOME/.cache/annotator/kafka-$version}
 libs=$home/libs
 
+# The log4j 2 binding for SLF4J 1.7, the API Kafka logs through: without
+# it SLF4J warns that it found no binding and the broker's own warnings are
+# lost; with it they go through the log4j2.properties kafka_log4j writes.
+# Its version is the log4j version Kafka itself ships.
+log4j_version=${KAFKA_LOG4J_VERSION:-2.24.3}
+
 kafka_fetch() {
-  if [ -f "$libs/kafka_2.13-$version.jar" ]; then
+  if [ -f "$libs/kafka_2.13-$version.jar" ] && [ -f "$libs/log4j-slf4j-impl-$log4j_version.jar" ]; then
     return
   fi
   echo "== fetching Apache Kafka $version with Maven into $libs"
@@ -30,13 +37,26 @@ kafka_fetch() {
       <artifactId>kafka_2.13</artifactId>
       <version>$version</version>
     </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$log4j_version</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-core</artifactId>
+      <version>$log4j_version</version>
+    </dependency>
   </dependencies>
 </project>
 POM
   rm -rf "$libs.tmp"
   mkdir -p "$libs.tmp"
-  mvn -q -B -f "$pomdir/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs.tmp"
+  # Batch mode, no transfer progress and no colour: plain lines in a CI
+  # log rather than progress bars and escape codes. Maven 3.8 still writes
+  # colour resets ("ESC[0m") in quiet batch mode, so they are stripped too.
+  mvn -q -B -ntp -Dstyle.color=never -f "$pomdir/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs.tmp" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
   rm -rf "$libs" "$pomdir"
   mv "$libs.tmp" "$libs"
 }

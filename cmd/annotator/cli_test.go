@@ -194,7 +194,7 @@ func TestNumericBounds(t *testing.T) {
 		{"--buffer-size", "1T", "pipeline.buffer_size", "[pipeline]\nbuffer_size = \"1T\"\n", "want a size such as 262144, 256KiB or 1M"},
 		{"--poll-interval", "0s", "inputs.follow.poll_interval", "[inputs.follow]\npoll_interval = \"0s\"\n", "want a duration from 1ms to 1h"},
 		{"--checkpoint-interval", "-1s", "inputs.follow.checkpoint_interval", "[inputs.follow]\ncheckpoint_interval = \"-1s\"\n", "want a duration from 0s to 1h"},
-		{"--kafka-commit-interval", "0s", "inputs.kafka.commit_interval", "[inputs.kafka]\ncommit_interval = \"0s\"\n", "want a duration from 10ms to 1h"},
+		{"--kafka-commit-interval", "-1s", "inputs.kafka.commit_interval", "[inputs.kafka]\ncommit_interval = \"-1s\"\n", "want a duration from 0s to 1h"},
 		{"--kafka-session-timeout", "2h", "inputs.kafka.session_timeout", "[inputs.kafka]\nsession_timeout = \"2h\"\n", "want a duration from 1s to 30m"},
 		{"--kafka-connect-timeout", "0s", "kafka.connect_timeout", "[kafka]\nconnect_timeout = \"0s\"\n", "want a duration from 1s to 1h"},
 		{"--close-inactive", "0s", "inputs.follow.close_inactive", "[inputs.follow]\nclose_inactive = \"0s\"\n", "want a duration from 100ms to 24h"},

@@ -22,7 +22,7 @@ var flagGroups = []struct {
 	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "prefer"}},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
 	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
-		"kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
+		"kafka-dlq-topic", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
 		"kafka-drain-timeout", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
 		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}},
 	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "version"}},
@@ -36,7 +36,7 @@ var argNames = map[string]string{
 	"format": "FORMAT", "engine": "ENGINE", "prefer": "SOURCES", "follow": "PATH", "state": "DIR",
 	"start-at": "WHERE", "rotated": "PATTERNS", "log-level": "LEVEL", "log-format": "FORMAT",
 	"kafka-brokers": "HOST:PORT", "kafka-topic": "TOPIC", "kafka-group": "GROUP", "kafka-start": "WHERE",
-	"kafka-out-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
+	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
 	"kafka-tls-key": "FILE", "kafka-tls-server-name": "NAME", "kafka-sasl": "MECHANISM",
 	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD",
 }

@@ -237,7 +237,7 @@ func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.compression, "kafka-compression", "none", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
 	fs.Var(flagvalue.NewDuration(&o.batchTimeout, 2*time.Millisecond, time.Microsecond, 10*time.Second), "kafka-batch-timeout",
 		"longest a partly filled produce batch waits for more, 1µs to 10s")
-	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set consumed records the output topic refuses (too large, invalid) aside in this topic and go on; without it such a record stops the run")
+	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set records the output topic refuses (too large, invalid) aside in this topic and go on; without it they stop the run")
 }
 
 func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, error) {
