@@ -53,6 +53,12 @@ type Options struct {
 	// Field names the field (JSON) or key (logfmt) that merge mode adds;
 	// empty means DefaultField.
 	Field string
+	// Count fills Stats.Hits with every code found, per line, for the
+	// metrics and the summary: they then reuse the one scan that annotates
+	// instead of scanning the input again. Numbers shaped like codes that
+	// the catalog lacks are among them when the matcher was built with
+	// matcher.NewWithUnknown.
+	Count bool
 }
 
 // Annotator is immutable and safe for concurrent use; per-goroutine
@@ -136,6 +142,9 @@ func oneLine(s string) string {
 // Options returns the options the annotator was built with.
 func (a *Annotator) Options() Options { return a.opts }
 
+// Len is the number of keys.
+func (a *Annotator) Len() int { return len(a.notes) }
+
 // Note returns the note for key index k.
 func (a *Annotator) Note(k int) Note { return a.notes[k] }
 
@@ -154,9 +163,24 @@ type Stats struct {
 	Lines     int64 // lines (or records) read
 	Annotated int64 // of which held at least one code
 	Codes     int64 // codes annotated (distinct per line)
+	// Hits, with Options.Count, lists the codes found: each key once per
+	// line, in line order, and each number shaped like a code but not in
+	// the catalog at every occurrence.
+	Hits []Hit
 }
 
-// Add accumulates o into s.
+// Hit is one code found on a line.
+type Hit struct {
+	// Line is the line's index among the lines of the pass (the Lines
+	// count before it): a line that arrives in pieces is line 0 of each.
+	Line int64
+	// Key is the key index, or matcher.Unknown for a number the catalog
+	// lacks, whose value is then Number.
+	Key    int32
+	Number int32
+}
+
+// Add accumulates o's counts into s (not its hits).
 func (s *Stats) Add(o Stats) {
 	s.Lines += o.Lines
 	s.Annotated += o.Annotated
@@ -171,16 +195,19 @@ func (a *Annotator) AppendLines(dst, data, meta []byte, s *Scratch, st *Stats) [
 	if a.opts.Format == JSON {
 		return a.appendJSONLines(dst, data, meta, s, st)
 	}
-	st.Lines += int64(countLines(data))
 	for len(data) > 0 {
 		p := a.m.First(data)
 		if p < 0 {
+			st.Lines += int64(countLines(data))
 			if !a.opts.OnlyMatching {
 				dst = append(dst, data...)
 			}
 			return dst
 		}
 		ls := bytes.LastIndexByte(data[:p], '\n') + 1
+		// The lines before are counted here rather than all at once, so
+		// that st.Lines is the index of the line with the code.
+		st.Lines += int64(bytes.Count(data[:ls], nl))
 		if !a.opts.OnlyMatching {
 			dst = append(dst, data[:ls]...)
 		}
@@ -221,10 +248,48 @@ func splitTerm(line []byte) (body, term []byte) {
 	return line[:n], line[n:]
 }
 
+// find runs the matcher over text[from:to] into s.matches, keeping only
+// the keys there: numbers the catalog lacks go to st.Hits when counting
+// (except those ending by judged, counted already), and nowhere otherwise.
+func (a *Annotator) find(text []byte, from, to, judged int, s *Scratch, st *Stats) {
+	s.matches = a.m.Find(text, from, to, s.matches[:0])
+	kept := s.matches[:0]
+	for _, m := range s.matches {
+		if m.Key != matcher.Unknown {
+			kept = append(kept, m)
+			continue
+		}
+		if a.opts.Count && m.End > judged {
+			st.Hits = append(st.Hits, Hit{Line: st.Lines, Key: matcher.Unknown, Number: number(text[m.Start:m.End])})
+		}
+	}
+	s.matches = kept
+}
+
+// count notes the keys of one line in st.Hits, when counting.
+func (a *Annotator) count(ms []matcher.Match, st *Stats) {
+	if !a.opts.Count {
+		return
+	}
+	for _, m := range ms {
+		st.Hits = append(st.Hits, Hit{Line: st.Lines, Key: int32(m.Key)})
+	}
+}
+
+func number(digits []byte) int32 {
+	var v int32
+	for _, d := range digits {
+		v = v*10 + int32(d-'0')
+	}
+	return v
+}
+
 // appendTextLine annotates one line (terminator included, if any).
 func (a *Annotator) appendTextLine(dst, line []byte, s *Scratch, st *Stats) []byte {
 	body, term := splitTerm(line)
-	s.matches = a.m.Find(body, 0, len(body), s.matches[:0])
+	a.find(body, 0, len(body), -1, s, st)
+	a.count(s.matches, st)
+	st.Lines++
 	if len(s.matches) == 0 {
 		if a.opts.OnlyMatching {
 			return dst
@@ -262,8 +327,9 @@ func (a *Annotator) appendJSONLines(dst, data, meta []byte, s *Scratch, st *Stat
 // no terminator of its own. With OnlyMatching and no code it appends
 // nothing; callers check Scratch.Matches.
 func (a *Annotator) AppendRecord(dst, value, meta []byte, s *Scratch, st *Stats) []byte {
+	a.find(value, 0, len(value), -1, s, st)
+	a.count(s.matches, st)
 	st.Lines++
-	s.matches = a.m.Find(value, 0, len(value), s.matches[:0])
 	if len(s.matches) == 0 && a.opts.OnlyMatching {
 		return dst
 	}

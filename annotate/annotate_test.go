@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -82,8 +83,55 @@ func TestStats(t *testing.T) {
 	var s Scratch
 	var st Stats
 	a.AppendLines(nil, []byte("a\n898001 871310\nb 898001\nlast"), nil, &s, &st)
-	if st != (Stats{Lines: 4, Annotated: 2, Codes: 3}) {
+	if st.Lines != 4 || st.Annotated != 2 || st.Codes != 3 || st.Hits != nil {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestCountHits: with Count, the annotation pass lists every code per
+// line with the line's index, in text and JSON, whole lines and records,
+// including numbers shaped like codes that the catalog lacks (at every
+// occurrence) and whatever the output keeps (only-matching).
+func TestCountHits(t *testing.T) {
+	const in = "a 899999\n898001 871310 898001\nb\r\nc 898001 899999 899999\nlast 871310"
+	var k898001, k871310 int32 = -1, -1
+	for _, format := range []Format{Text, JSON, Merge} {
+		for _, only := range []bool{false, true} {
+			a := builtin(t, Options{Format: format, OnlyMatching: only, Count: true})
+			for k := 0; k898001 < 0 || k871310 < 0; k++ {
+				switch a.Note(k).Code {
+				case "898001":
+					k898001 = int32(k)
+				case "871310":
+					k871310 = int32(k)
+				}
+			}
+			want := []Hit{
+				{Line: 0, Key: matcher.Unknown, Number: 899999},
+				{Line: 1, Key: k898001}, {Line: 1, Key: k871310},
+				{Line: 3, Key: matcher.Unknown, Number: 899999}, {Line: 3, Key: matcher.Unknown, Number: 899999},
+				{Line: 3, Key: k898001},
+				{Line: 4, Key: k871310},
+			}
+			var s Scratch
+			var st Stats
+			plain := builtin(t, Options{Format: format, OnlyMatching: only})
+			var pst Stats
+			if got, wantOut := a.AppendLines(nil, []byte(in), nil, &s, &st), plain.AppendLines(nil, []byte(in), nil, &s, &pst); !bytes.Equal(got, wantOut) {
+				t.Errorf("%s only=%v: counting changed the output:\n%q\n%q", format, only, got, wantOut)
+			}
+			if !reflect.DeepEqual(st.Hits, want) || st.Lines != 5 || st.Annotated != 3 || st.Codes != 4 {
+				t.Errorf("%s only=%v: stats %+v\nwant hits %+v", format, only, st, want)
+			}
+			// The same values as records.
+			st = Stats{}
+			for _, v := range strings.Split(in, "\n") {
+				a.AppendRecord(nil, []byte(strings.TrimSuffix(v, "\r")), nil, &s, &st)
+			}
+			if !reflect.DeepEqual(st.Hits, want) {
+				t.Errorf("%s only=%v records: hits %+v", format, only, st.Hits)
+			}
+		}
 	}
 }
 
@@ -200,9 +248,9 @@ func TestJSONStringRoundTrip(t *testing.T) {
 // line is never split, never loses a code, never gains a false one.
 func TestPiecesEqualWhole(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
-	atoms := []string{"898001", "871310", "1", ".", "8", "x", " ", "\r", "错", "\xff", "\xe9\x94", "\x99", "_", "3.", ".5", "89800"}
+	atoms := []string{"898001", "871310", "1", ".", "8", "x", " ", "\r", "错", "\xff", "\xe9\x94", "\x99", "_", "3.", ".5", "89800", "899999"}
 	for _, format := range []Format{Text, JSON, Merge} {
-		a := builtin(t, Options{Format: format})
+		a := builtin(t, Options{Format: format, Count: true})
 		for i := 0; i < 3000; i++ {
 			var line []byte
 			for n := r.Intn(30); n > 0; n-- {
@@ -236,7 +284,9 @@ func TestPiecesEqualWhole(t *testing.T) {
 			if !bytes.Equal(out, whole) {
 				t.Fatalf("%s: line %q\npieces: %q\n whole: %q", format, line, out, whole)
 			}
-			if pst != st {
+			// The counts and the codes counted, unknown numbers included,
+			// are those of the whole line.
+			if !reflect.DeepEqual(pst, st) {
 				t.Fatalf("%s: line %q: stats %+v in pieces, %+v whole", format, line, pst, st)
 			}
 		}

@@ -8,7 +8,8 @@ import (
 )
 
 // FromCatalog builds an annotator for every code of c, each annotated with
-// the variant the preference order picks (nil order: the default).
+// the variant the preference order picks (nil order: the default). With
+// opts.Count, the numbers the catalog lacks are counted too.
 func FromCatalog(c *catalog.Catalog, prefer []string, engine matcher.Engine, opts Options) (*Annotator, error) {
 	if prefer == nil {
 		prefer = catalog.DefaultPreference()
@@ -23,7 +24,11 @@ func FromCatalog(c *catalog.Catalog, prefer []string, engine matcher.Engine, opt
 		keys[i] = ch.Code
 		notes[i] = Note{Code: ch.Code, Message: ch.Message, Meaning: ch.Meaning, Source: ch.Source}
 	}
-	m, err := matcher.New(keys, engine)
+	build := matcher.New
+	if opts.Count {
+		build = matcher.NewWithUnknown
+	}
+	m, err := build(keys, engine)
 	if err != nil {
 		return nil, fmt.Errorf("matcher: %w", err)
 	}

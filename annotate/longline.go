@@ -43,7 +43,7 @@ func (a *Annotator) AppendPiece(dst, piece, meta []byte, last bool, l *LongLine,
 	// The boundary rule treats a CR like any other non-word byte and like
 	// the end of the line, so scanning the raw piece gives what scanning
 	// the whole line would.
-	a.scanPiece(l, body, last, s)
+	a.scanPiece(l, body, last, s, st)
 
 	heldCR := l.heldCR
 	l.heldCR = false
@@ -85,6 +85,7 @@ func (a *Annotator) AppendPiece(dst, piece, meta []byte, last bool, l *LongLine,
 	if !last {
 		return dst
 	}
+	a.count(l.keys, st)
 	st.Lines++
 	if len(l.keys) > 0 {
 		st.Annotated++
@@ -137,10 +138,18 @@ func (l *LongLine) appendJSON(dst, b []byte, final bool) []byte {
 // scanPiece finds the keys in body with enough context from earlier pieces
 // that every occurrence is judged exactly once with all the bytes the
 // boundary rule looks at.
-func (a *Annotator) scanPiece(l *LongLine, body []byte, last bool, s *Scratch) {
+func (a *Annotator) scanPiece(l *LongLine, body []byte, last bool, s *Scratch, st *Stats) {
 	// A key needs two bytes of context on each side (a digit and a '.').
 	keep := a.maxKey + 4
 	l.window = append(append(l.window[:0], l.carry...), body...)
+	// The previous piece judged the occurrences ending two bytes before
+	// its end, which is where the carry now ends: keys found there again
+	// are dropped as duplicates, numbers the catalog lacks must not be
+	// counted twice.
+	judged := -1
+	if l.length > 0 {
+		judged = len(l.carry) - 2
+	}
 	from := 0
 	if l.length > len(l.carry) {
 		// The carry does not reach back to the line's start, so its first
@@ -154,7 +163,7 @@ func (a *Annotator) scanPiece(l *LongLine, body []byte, last bool, s *Scratch) {
 		// An occurrence ending here cannot be judged before the next piece.
 		to = max(from, to-2)
 	}
-	s.matches = a.m.Find(l.window, from, to, s.matches[:0])
+	a.find(l.window, from, to, judged, s, st)
 	for _, m := range s.matches {
 		dup := false
 		for _, k := range l.keys {

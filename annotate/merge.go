@@ -215,7 +215,9 @@ func (a *Annotator) appendPair(dst []byte, f int, ms []matcher.Match) []byte {
 // merge form.
 func (a *Annotator) appendMergeLine(dst, line []byte, s *Scratch, st *Stats) []byte {
 	body, term := splitTerm(line)
-	s.matches = a.m.Find(body, 0, len(body), s.matches[:0])
+	a.find(body, 0, len(body), -1, s, st)
+	a.count(s.matches, st)
+	st.Lines++
 	if len(s.matches) == 0 {
 		if a.opts.OnlyMatching {
 			return dst

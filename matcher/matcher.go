@@ -12,6 +12,11 @@ import (
 	"strings"
 )
 
+// Unknown is the Key of a match that is no key but a number shaped like a
+// numeric code (six digits beginning with 8, passing the boundary rule),
+// reported only by matchers built with NewWithUnknown.
+const Unknown = -1
+
 // Match is one key found in a text: text[Start:End] equals the key, and
 // Key is the key's index in the slice the matcher was built from.
 type Match struct {
@@ -51,6 +56,19 @@ const (
 // non-empty, distinct, and hold no line terminator (a key never spans
 // lines).
 func New(keys []string, engine Engine) (Matcher, error) {
+	return build(keys, engine, false)
+}
+
+// NewWithUnknown is New whose matcher also reports every occurrence of a
+// number shaped like a numeric code that is not a key, as a match of key
+// Unknown (not deduplicated: each occurrence counts), and whose First
+// stops at those too. Counting them is then part of the one scan that
+// finds the keys: the metrics and the summary need no second pass.
+func NewWithUnknown(keys []string, engine Engine) (Matcher, error) {
+	return build(keys, engine, true)
+}
+
+func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 	seen := make(map[string]int, len(keys))
 	for i, k := range keys {
 		if k == "" {
@@ -64,30 +82,51 @@ func New(keys []string, engine Engine) (Matcher, error) {
 		}
 		seen[k] = i
 	}
+	var numIdx, otherIdx []int
+	for i, k := range keys {
+		if IsNumericCode(k) {
+			numIdx = append(numIdx, i)
+		} else {
+			otherIdx = append(otherIdx, i)
+		}
+	}
 	switch engine {
 	case Numeric:
-		return newNumeric(keys)
+		n, err := newNumeric(keys)
+		if err != nil {
+			return nil, err
+		}
+		n.unknown = unknown
+		return n, nil
 	case AhoCorasick:
-		return newAC(keys), nil
+		if !unknown {
+			return newAC(keys), nil
+		}
+		// The automaton serves every key; a numeric engine holding the
+		// numeric ones reports only the numbers that are none of them.
+		num, err := newNumeric(pick(keys, numIdx))
+		if err != nil {
+			return nil, err
+		}
+		num.unknown, num.onlyUnknown = true, true
+		return &combined{num: remapped{num, numIdx}, ac: remapped{newAC(keys), identity(len(keys))}}, nil
 	case Auto, "":
-		var numIdx, otherIdx []int
-		for i, k := range keys {
-			if IsNumericCode(k) {
-				numIdx = append(numIdx, i)
-			} else {
-				otherIdx = append(otherIdx, i)
-			}
-		}
 		if len(otherIdx) == 0 {
-			return newNumeric(keys)
+			n, err := newNumeric(keys)
+			if err != nil {
+				return nil, err
+			}
+			n.unknown = unknown
+			return n, nil
 		}
-		if len(numIdx) == 0 {
+		if len(numIdx) == 0 && !unknown {
 			return newAC(keys), nil
 		}
 		num, err := newNumeric(pick(keys, numIdx))
 		if err != nil {
 			return nil, err
 		}
+		num.unknown = unknown
 		return &combined{
 			num: remapped{num, numIdx}, ac: remapped{newAC(pick(keys, otherIdx)), otherIdx},
 		}, nil
@@ -108,6 +147,14 @@ func IsNumericCode(k string) bool {
 		}
 	}
 	return true
+}
+
+func identity(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 func pick(keys []string, idx []int) []string {
@@ -174,7 +221,9 @@ func (c *combined) Find(text []byte, from, to int, dst []Match) []Match {
 	base := len(dst)
 	dst = c.num.m.Find(text, from, to, dst)
 	for i := base; i < len(dst); i++ {
-		dst[i].Key = c.num.idx[dst[i].Key]
+		if dst[i].Key != Unknown {
+			dst[i].Key = c.num.idx[dst[i].Key]
+		}
 	}
 	mid := len(dst)
 	dst = c.ac.m.Find(text, from, to, dst)

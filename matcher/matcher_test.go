@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -37,13 +38,40 @@ func reference(keys []string, text []byte, from, to int) []Match {
 	return out
 }
 
+// referenceUnknown is reference plus, for NewWithUnknown, every valid
+// occurrence of a six-digit number beginning with 8 that is not a key.
+func referenceUnknown(keys []string, text []byte, from, to int) []Match {
+	out := reference(keys, text, from, to)
+	isKey := map[string]bool{}
+	for _, k := range keys {
+		isKey[k] = true
+	}
+	for p := from; p+6 <= to; p++ {
+		w := string(text[p : p+6])
+		if IsNumericCode(w) && !isKey[w] && Valid(text, p, p+6) {
+			out = append(out, Match{Start: p, End: p + 6, Key: Unknown})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return before(out[i], out[j]) })
+	return out
+}
+
 var codes = []string{"898001", "871310", "800012", "898006", "869999", "800002"}
 
 func engines(t testing.TB, keys []string) map[Engine]Matcher {
+	return enginesOf(t, keys, New)
+}
+
+// unknownEngines are the engines built with NewWithUnknown.
+func unknownEngines(t testing.TB, keys []string) map[Engine]Matcher {
+	return enginesOf(t, keys, NewWithUnknown)
+}
+
+func enginesOf(t testing.TB, keys []string, build func([]string, Engine) (Matcher, error)) map[Engine]Matcher {
 	t.Helper()
 	out := map[Engine]Matcher{}
 	for _, e := range []Engine{Auto, Numeric, AhoCorasick} {
-		m, err := New(keys, e)
+		m, err := build(keys, e)
 		if err != nil {
 			if e == Numeric {
 				continue // not every key set is numeric
@@ -196,7 +224,7 @@ func TestNoAllocation(t *testing.T) {
 
 // randomText builds text from pieces that sit near the rule's edges.
 func randomText(r *rand.Rand, keys []string) []byte {
-	pieces := []string{"8", "9", "0", ".", "_", "x", " ", "\n", "1.", ".5", "错", "\xff", "89800", "0x"}
+	pieces := []string{"8", "9", "0", ".", "_", "x", " ", "\n", "1.", ".5", "错", "\xff", "89800", "0x", "899999", "81234"}
 	var b []byte
 	n := r.Intn(20)
 	for i := 0; i < n; i++ {
@@ -210,7 +238,11 @@ func randomText(r *rand.Rand, keys []string) []byte {
 }
 
 func checkAgree(t *testing.T, keys []string, ms map[Engine]Matcher, text []byte, from, to int) {
-	want := reference(keys, text, from, to)
+	checkAgreeWith(t, reference, keys, ms, text, from, to)
+}
+
+func checkAgreeWith(t *testing.T, ref func([]string, []byte, int, int) []Match, keys []string, ms map[Engine]Matcher, text []byte, from, to int) {
+	want := ref(keys, text, from, to)
 	for e, m := range ms {
 		got := m.Find(text, from, to, nil)
 		if len(got) == 0 && len(want) == 0 {
@@ -235,8 +267,8 @@ func checkAgree(t *testing.T, keys []string, ms map[Engine]Matcher, text []byte,
 
 func TestRandomAgreement(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
-	for _, keys := range [][]string{codes, {"898001", "E11000", "ECONNRESET", "[E42]", "E1", "E1-x"}} {
-		ms := engines(t, keys)
+	for _, keys := range [][]string{codes, {"898001", "E11000", "ECONNRESET", "[E42]", "E1", "E1-x", "8980"}, {"E1", "x89"}} {
+		ms, us := engines(t, keys), unknownEngines(t, keys)
 		for i := 0; i < 20000; i++ {
 			text := randomText(r, keys)
 			from, to := 0, len(text)
@@ -245,6 +277,7 @@ func TestRandomAgreement(t *testing.T) {
 				to = from + r.Intn(len(text)-from+1)
 			}
 			checkAgree(t, keys, ms, text, from, to)
+			checkAgreeWith(t, referenceUnknown, keys, us, text, from, to)
 		}
 	}
 }
@@ -258,8 +291,10 @@ func FuzzEnginesAgree(f *testing.F) {
 	}
 	numKeys := codes
 	mixed := []string{"898001", "871310", "E11000", "ECONNRESET", "[E42]"}
-	numMs := engines(f, numKeys)
-	mixMs := engines(f, mixed)
+	numMs, numUs := engines(f, numKeys), unknownEngines(f, numKeys)
+	mixMs, mixUs := engines(f, mixed), unknownEngines(f, mixed)
+	strKeys := []string{"E11000", "ECONNRESET", "[E42]", "E1", "E1-x"}
+	strMs, strUs := engines(f, strKeys), unknownEngines(f, strKeys)
 	f.Fuzz(func(t *testing.T, text []byte, a, b uint16) {
 		if len(text) > 4096 {
 			text = text[:4096] // the reference is quadratic
@@ -273,6 +308,10 @@ func FuzzEnginesAgree(f *testing.F) {
 		}
 		checkAgree(t, numKeys, numMs, text, from, to)
 		checkAgree(t, mixed, mixMs, text, from, to)
+		checkAgree(t, strKeys, strMs, text, from, to)
+		checkAgreeWith(t, referenceUnknown, numKeys, numUs, text, from, to)
+		checkAgreeWith(t, referenceUnknown, mixed, mixUs, text, from, to)
+		checkAgreeWith(t, referenceUnknown, strKeys, strUs, text, from, to)
 	})
 }
 

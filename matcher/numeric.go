@@ -9,6 +9,10 @@ type numeric struct {
 	// table[v-800000] is the key index plus one for code v, 0 when the
 	// code is not a key.
 	table []int32
+	// unknown: also report codes the table does not hold, as matches of
+	// key Unknown at every occurrence. onlyUnknown: report nothing else
+	// (another engine serves the keys).
+	unknown, onlyUnknown bool
 }
 
 const numericBase = 800000
@@ -75,7 +79,13 @@ func (n *numeric) Find(text []byte, from, to int, dst []Match) []Match {
 			return dst
 		}
 		from = p + 6
-		if key < 0 || seen(dst[base:], key) {
+		if key < 0 {
+			if n.unknown {
+				dst = append(dst, Match{Start: p, End: p + 6, Key: Unknown})
+			}
+			continue
+		}
+		if n.onlyUnknown || seen(dst[base:], key) {
 			continue
 		}
 		dst = append(dst, Match{Start: p, End: p + 6, Key: key})
@@ -86,7 +96,7 @@ func (n *numeric) First(text []byte) int {
 	from := 0
 	for {
 		p, key := n.next(text, from, len(text))
-		if p < 0 || key >= 0 {
+		if p < 0 || (key >= 0 && !n.onlyUnknown) || (key < 0 && n.unknown) {
 			return p
 		}
 		from = p + 6

@@ -75,8 +75,8 @@ type Registry struct {
 	mu          sync.Mutex
 	labels      map[string]map[string]bool // label name -> values in use
 	checkpoints map[string]*atomic.Int64   // path -> unix nanoseconds
-	scratch     []matcher.Match
-	perCode     map[int]uint64
+	perCode     map[int32]int64            // per batch: key -> lines
+	perUnknown  map[int32]int64            // per batch: number -> occurrences
 
 	catalogVersion *vm.Gauge
 	catalogCodes   *vm.Gauge
@@ -97,7 +97,8 @@ func New() *Registry {
 		set:         vm.NewSet(),
 		labels:      map[string]map[string]bool{},
 		checkpoints: map[string]*atomic.Int64{},
-		perCode:     map[int]uint64{},
+		perCode:     map[int32]int64{},
+		perUnknown:  map[int32]int64{},
 	}
 	r.catalogVersion = r.set.NewGauge("annotator_catalog_version", nil)
 	r.catalogCodes = r.set.NewGauge("annotator_catalog_codes", nil)
@@ -167,9 +168,10 @@ func (r *Registry) SetReady(ok bool) {
 }
 
 // Delivered records a batch the sink has taken: source names where it came
-// from when the batch has no stream of its own (standard input, a topic),
-// and codes, when set, is scanned for the codes per line.
-func (r *Registry) Delivered(source string, b *pipeline.Batch, codes *Codes) {
+// from when the batch has no stream of its own (standard input, a topic).
+// The codes per line are those the annotation found (b.Stats.Hits, when
+// its annotator counts): nothing is scanned again here.
+func (r *Registry) Delivered(source string, b *pipeline.Batch) {
 	if r == nil {
 		return
 	}
@@ -194,28 +196,29 @@ func (r *Registry) Delivered(source string, b *pipeline.Batch, codes *Codes) {
 	r.counter("annotator_lines_written_total", "source", source).Add(linesOut)
 	r.counter("annotator_bytes_written_total", "source", source).Add(len(b.Out))
 	r.counter("annotator_lines_annotated_total", "source", source).Add(int(b.Stats.Annotated))
-	if codes == nil {
+	if len(b.Stats.Hits) == 0 {
 		return
 	}
+	// Added up per batch first: a counter is looked up by name, once per
+	// code and batch rather than once per line.
 	clear(r.perCode)
-	count := func(h Hit) {
-		if h.Key >= 0 {
+	clear(r.perUnknown)
+	for _, h := range b.Stats.Hits {
+		if h.Key == matcher.Unknown {
+			r.perUnknown[h.Number]++
+		} else {
 			r.perCode[h.Key]++
-			return
 		}
-		r.counter("annotator_unknown_codes_total", "code", string(h.Code)).Inc()
-	}
-	if b.Kind == pipeline.Records {
-		for i := range b.Records {
-			r.scratch, _ = codes.Scan(b.Records[i].Value, true, r.scratch, count)
-		}
-	} else {
-		r.scratch, _ = codes.Scan(b.Data, true, r.scratch, count)
 	}
 	for k, n := range r.perCode {
-		r.counter("annotator_annotations_total", "code", codes.Note(k).Code).AddInt64(int64(n))
+		r.counter("annotator_annotations_total", "code", b.Annotator.Note(int(k)).Code).AddInt64(n)
+	}
+	for v, n := range r.perUnknown {
+		r.counter("annotator_unknown_codes_total", "code", strconv.Itoa(int(v))).AddInt64(n)
 	}
 }
+
+var nl = []byte{'\n'}
 
 // Error counts an error of the given kind ("read", "write", "reload", ...).
 func (r *Registry) Error(kind string) {

@@ -56,7 +56,7 @@ func (ls *longLines) annotate(ctx context.Context, b *Batch, records bool, sink 
 		ls.lines[b.Stream] = l
 	}
 	last := b.Kind == LastPiece
-	b.Stats = annotate.Stats{}
+	b.resetStats(l.a)
 	b.Out = l.a.AppendPiece(b.Out[:0], b.Data, b.Meta, last, &l.state, s, &b.Stats)
 	b.Outs = b.Outs[:0]
 	if last {
@@ -96,7 +96,7 @@ func (ls *longLines) annotateRecord(b *Batch, s *annotate.Scratch) error {
 		l = &longLine{a: ls.current()}
 		ls.lines[b.Stream] = l
 	}
-	b.Stats = annotate.Stats{}
+	b.resetStats(l.a)
 	b.Out = b.Out[:0]
 	b.Outs = b.Outs[:0]
 	if len(l.record)+len(b.Data) > ls.maxRecord {

@@ -88,6 +88,16 @@ type Batch struct {
 	Out   []byte
 	Outs  []Output
 	Stats annotate.Stats
+	// Annotator is the one that annotated the batch: the key indices of
+	// Stats.Hits are its.
+	Annotator *annotate.Annotator
+}
+
+// resetStats empties b's counts for a new annotation, keeping the hit
+// list's memory.
+func (b *Batch) resetStats(a *annotate.Annotator) {
+	b.Stats = annotate.Stats{Hits: b.Stats.Hits[:0]}
+	b.Annotator = a
 }
 
 // Source produces batches. Next returns io.EOF at the end of its input; it
@@ -125,7 +135,8 @@ type Options struct {
 	// pieces of one long line keep the annotator they started with.
 	Current *atomic.Pointer[annotate.Annotator]
 	// Delivered, when set, is called from the writer goroutine with each
-	// batch the sink has taken, before its Done: metrics hang here.
+	// batch the sink has taken, before its Done: metrics hang here. The
+	// batch's Stats.Hits list its codes when the annotator counts them.
 	Delivered func(b *Batch)
 	// MaxRecord bounds, for a record sink, the input bytes of one line
 	// that arrives in pieces (longer than a read buffer): its pieces are
@@ -337,7 +348,7 @@ func nextJob(ctx context.Context, order <-chan job, inNext *atomic.Bool) (job, b
 }
 
 func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Scratch) {
-	b.Stats = annotate.Stats{}
+	b.resetStats(a)
 	b.Out = b.Out[:0]
 	b.Outs = b.Outs[:0]
 	switch {

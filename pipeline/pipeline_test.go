@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -65,7 +66,7 @@ func (c *collect) Close() error { return nil }
 // corpus makes input with long lines, CRLF, codes and no final newline.
 func corpus(r *rand.Rand, n int) []byte {
 	var b bytes.Buffer
-	words := []string{"898001", "871310", "1898001", "3.898001", "x", "错误码", "\xff", "\r", "800012", " "}
+	words := []string{"898001", "871310", "1898001", "3.898001", "x", "错误码", "\xff", "\r", "800012", " ", "899999"}
 	for b.Len() < n {
 		k := r.Intn(40)
 		if r.Intn(50) == 0 {
@@ -90,12 +91,14 @@ func corpus(r *rand.Rand, n int) []byte {
 
 // TestOrderedAndExact runs real pipes through the pipeline with several
 // workers and tiny buffers: the output must equal annotating the whole
-// input in one go, byte for byte.
+// input in one go, byte for byte, and the codes counted per delivered
+// batch (long lines' pieces included) must be those of the whole input.
 func TestOrderedAndExact(t *testing.T) {
 	in := corpus(rand.New(rand.NewSource(11)), 2<<20)
 	for _, opts := range []annotate.Options{
 		{Format: annotate.Text}, {Format: annotate.JSON},
 		{Format: annotate.Text, OnlyMatching: true}, {Format: annotate.JSON, OnlyMatching: true},
+		{Format: annotate.Text, Count: true}, {Format: annotate.JSON, OnlyMatching: true, Count: true},
 	} {
 		format := fmt.Sprintf("%+v", opts)
 		a := annotatorWith(t, opts)
@@ -119,7 +122,18 @@ func TestOrderedAndExact(t *testing.T) {
 			}()
 			sink := &collect{}
 			src := sources.NewFramer(pr, "", nil, sources.NewPool(bufSize, 6))
-			got, err := pipeline.Run(context.Background(), src, a, sink, pipeline.Options{Workers: 3})
+			// The hits of each delivered batch, numbered by line in the
+			// whole input.
+			var hits []annotate.Hit
+			var lines int64
+			delivered := func(b *pipeline.Batch) {
+				for _, h := range b.Stats.Hits {
+					h.Line += lines
+					hits = append(hits, h)
+				}
+				lines += b.Stats.Lines
+			}
+			got, err := pipeline.Run(context.Background(), src, a, sink, pipeline.Options{Workers: 3, Delivered: delivered})
 			pr.Close()
 			if err != nil {
 				t.Fatal(err)
@@ -128,8 +142,14 @@ func TestOrderedAndExact(t *testing.T) {
 				t.Fatalf("%s, buffer %d: output differs from whole-input annotation (got %d bytes, want %d)",
 					format, bufSize, sink.out.Len(), len(want))
 			}
-			if got != st {
+			if got.Lines != st.Lines || got.Annotated != st.Annotated || got.Codes != st.Codes {
 				t.Errorf("%s, buffer %d: stats %+v, want %+v", format, bufSize, got, st)
+			}
+			if !reflect.DeepEqual(hits, st.Hits) {
+				t.Errorf("%s, buffer %d: %d hits delivered, want %d", format, bufSize, len(hits), len(st.Hits))
+			}
+			if opts.Count && len(hits) < 1000 {
+				t.Errorf("%s: only %d hits: the test input lacks codes", format, len(hits))
 			}
 		}
 	}

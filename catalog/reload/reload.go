@@ -37,12 +37,10 @@ type Loader struct {
 	Opts    annotate.Options
 }
 
-// Loaded is one complete catalog: the annotator the pipeline uses and the
-// scanner the metrics and summary use, built on the same matcher.
+// Loaded is one complete catalog: the annotator the pipeline uses.
 type Loaded struct {
-	Ann   *annotate.Annotator
-	Codes *metrics.Codes
-	sum   [sha256.Size]byte // of the custom files' contents
+	Ann *annotate.Annotator
+	sum [sha256.Size]byte // of the custom files' contents
 }
 
 // FileError is a custom catalog file that could not be read; the caller
@@ -137,7 +135,13 @@ func (l *Loader) Load() (*Loaded, error) {
 		keys[i] = ch.Code
 		notes[i] = annotate.Note{Code: ch.Code, Message: ch.Message, Meaning: ch.Meaning, Source: ch.Source}
 	}
-	m, err := matcher.New(keys, l.Engine)
+	build := matcher.New
+	if l.Opts.Count {
+		// The metrics and the summary also count the numbers shaped like
+		// codes that the catalog lacks.
+		build = matcher.NewWithUnknown
+	}
+	m, err := build(keys, l.Engine)
 	if err != nil {
 		return nil, fmt.Errorf("matcher: %w", err)
 	}
@@ -145,7 +149,7 @@ func (l *Loader) Load() (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Loaded{Ann: a, Codes: metrics.NewCodes(m, notes), sum: sum}, nil
+	return &Loaded{Ann: a, sum: sum}, nil
 }
 
 // Reloader keeps the current catalog and swaps it on SIGHUP or when a
@@ -153,10 +157,8 @@ func (l *Loader) Load() (*Loaded, error) {
 // every batch, so a swap takes effect between batches and no line is ever
 // annotated with a half-loaded catalog.
 type Reloader struct {
-	// Ann is the current annotator, Codes the scanner built on the same
-	// matcher for metrics and the summary.
-	Ann   atomic.Pointer[annotate.Annotator]
-	Codes atomic.Pointer[metrics.Codes]
+	// Ann is the current annotator.
+	Ann atomic.Pointer[annotate.Annotator]
 
 	loader  *Loader
 	log     *slog.Logger
@@ -187,9 +189,8 @@ func New(l *Loader, log *slog.Logger, reg *metrics.Registry, watch bool) (*Reloa
 func (r *Reloader) swap(ld *Loaded) {
 	r.version++
 	r.sum = ld.sum
-	r.Codes.Store(ld.Codes)
 	r.Ann.Store(ld.Ann)
-	r.reg.CatalogLoaded(r.version, ld.Codes.Len(), nil)
+	r.reg.CatalogLoaded(r.version, ld.Ann.Len(), nil)
 }
 
 // reload loads the catalogs again; on failure the old catalog stays.
@@ -206,7 +207,7 @@ func (r *Reloader) reload(why string, force bool) {
 		return
 	}
 	r.swap(ld)
-	r.log.Info("catalog reloaded", "trigger", why, "version", r.version, "codes", ld.Codes.Len())
+	r.log.Info("catalog reloaded", "trigger", why, "version", r.version, "codes", ld.Ann.Len())
 }
 
 // watch starts listening for reload triggers. It runs before the first

@@ -44,8 +44,8 @@ func TestLoad(t *testing.T) {
 	if got := annotateLine(t, ld.Ann, "E1 898001 898002\n"); got != "E1 898001 898002 [E1 one | 一] [898001 mine] [898002 No sush user | 用户不存在]\n" {
 		t.Errorf("got %q", got)
 	}
-	if ld.Codes.Len() <= 2 {
-		t.Errorf("the built-in codes are missing: %d codes", ld.Codes.Len())
+	if ld.Ann.Len() <= 2 {
+		t.Errorf("the built-in codes are missing: %d codes", ld.Ann.Len())
 	}
 	c, err := (&Loader{Files: []string{f}, Replace: true}).Catalog()
 	if err != nil || len(c.Entries()) != 2 {
@@ -103,7 +103,7 @@ func TestReloaderFollowsFile(t *testing.T) {
 	}
 	write(t, f, "KA\tv3\n")
 	waitFor("KA KB [KA v3]\n")
-	if r.Codes.Load().Len() != 1 {
-		t.Errorf("the scanner has %d codes, want 1", r.Codes.Load().Len())
+	if r.Ann.Load().Len() != 1 {
+		t.Errorf("the annotator has %d codes, want 1", r.Ann.Load().Len())
 	}
 }

@@ -42,7 +42,7 @@ func runCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return fail(stderr, "check", rf.ops.loadError(err))
 	}
-	fmt.Fprintf(stdout, "%s: ok; catalog of %d codes (%d custom files)\n", where, ld.Codes.Len(), len(rf.ops.catalogs))
+	fmt.Fprintf(stdout, "%s: ok; catalog of %d codes (%d custom files)\n", where, ld.Ann.Len(), len(rf.ops.catalogs))
 	return exitOK
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/catalog/reload"
 	"github.com/annotator-dev/annotator/config"
+	"github.com/annotator-dev/annotator/internal/flagvalue"
 	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/metrics"
 )
@@ -24,6 +25,7 @@ type opsFlags struct {
 	catalogWatch   bool
 	metricsAddr    string
 	summary        bool
+	top            int
 
 	origins map[string]origin // flag name -> config file line, set by applyConfig
 	rt      *opsRun           // set by start
@@ -37,7 +39,11 @@ func (o *opsFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.catalogWatch, "catalog-watch", true, "reload the catalogs when a catalog file changes (SIGHUP always reloads)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `address` (a bare port means 127.0.0.1:PORT); off by default")
 	fs.BoolVar(&o.summary, "summary", false, "at the end, print a table of the codes seen on standard error")
+	fs.Var(flagvalue.NewInt(&o.top, 0, 0, maxTop), "top", "list only the `n` most frequent codes in the summary, 0 to 1000000 (0: all)")
 }
+
+// maxTop bounds --top: more rows than any terminal shows.
+const maxTop = 1000000
 
 // listFlag is a repeatable string flag.
 type listFlag []string
@@ -90,6 +96,7 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 			return err
 		}},
 		{Name: "summary.enabled", Kind: config.Bool, Flag: "summary"},
+		{Name: "summary.top", Kind: config.Int, Flag: "top"},
 	}
 	all = append(all, inputSchema()...)
 	var out []config.Key

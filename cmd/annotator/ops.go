@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/metrics"
 	"github.com/annotator-dev/annotator/pipeline"
+	"github.com/annotator-dev/annotator/reporting"
 )
 
 // The run-time side of opsFlags: what start builds and stop releases.
@@ -21,8 +23,9 @@ type opsRun struct {
 	rel    *reload.Reloader
 	reg    *metrics.Registry
 	srv    *metrics.Server
-	sum    *summary
-	prog   *progress
+	sum    *reporting.Summary
+	sumFmt annotate.Format
+	prog   *reporting.Progress
 	cancel context.CancelFunc
 	done   chan struct{}
 	source string
@@ -38,7 +41,14 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 	if err != nil {
 		return nil, err
 	}
-	rt := &opsRun{stderr: stderr}
+	so, statsRun := stdout.(*statsOutput)
+	rt := &opsRun{stderr: stderr, sumFmt: annotate.Text}
+	if statsRun {
+		// --format shapes the table; the annotated lines are dropped.
+		rt.sumFmt, l.Opts.Format = l.Opts.Format, annotate.Text
+	}
+	// The metrics and the summary take the codes the annotation finds.
+	l.Opts.Count = o.metricsAddr != "" || o.summary || statsRun
 	o.rt = rt
 	if o.metricsAddr != "" {
 		addr, err := metrics.ListenAddr(o.metricsAddr)
@@ -57,27 +67,26 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 		return nil, o.loadError(err)
 	}
 	rt.rel = rel
-	so, statsRun := stdout.(*statsOutput)
 	if statsRun {
-		rt.sum, rt.sumOut = newSummary(len(paths) > 1), so.w
+		rt.sum, rt.sumOut = reporting.NewSummary(len(paths) > 1, o.top), so.w
 	} else if o.summary {
-		rt.sum, rt.sumOut = newSummary(len(paths) > 1), stderr
+		rt.sum, rt.sumOut = reporting.NewSummary(len(paths) > 1, o.top), stderr
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	rt.cancel, rt.done = cancel, make(chan struct{})
 	// Progress only where it garbles nothing: stderr is a terminal that
 	// annotated lines are not also being written to.
 	if rt.sum != nil && isTerminal(stderr) && (statsRun || !isTerminal(stdout)) {
-		rt.prog = newProgress(paths, stderr)
+		rt.prog = reporting.NewProgress(paths, stderr)
 	}
 	go func() {
 		defer close(rt.done)
 		if rt.prog != nil {
-			go rt.prog.run(rctx)
+			go rt.prog.Run(rctx)
 		}
 		rel.Run(rctx)
 		if rt.prog != nil {
-			rt.prog.wait()
+			rt.prog.Wait()
 		}
 	}()
 	return rel.Ann.Load(), nil
@@ -140,13 +149,12 @@ func (o *opsFlags) delivered() func(*pipeline.Batch) {
 		return nil
 	}
 	return func(b *pipeline.Batch) {
-		codes := rt.rel.Codes.Load()
-		rt.reg.Delivered(rt.source, b, codes)
+		rt.reg.Delivered(rt.source, b)
 		if rt.sum != nil {
-			rt.sum.add(b, codes)
+			rt.sum.Add(b)
 		}
 		if rt.prog != nil {
-			rt.prog.add(b)
+			rt.prog.Add(b)
 		}
 	}
 }
@@ -171,6 +179,12 @@ func (o *opsFlags) finish(err error) {
 		_ = rt.srv.Close()
 	}
 	if rt.sum != nil {
-		rt.sum.write(rt.sumOut)
+		write := rt.sum.Write
+		if rt.sumFmt == annotate.JSON {
+			write = rt.sum.WriteJSON
+		}
+		if err := write(rt.sumOut); err != nil {
+			fmt.Fprintf(rt.stderr, "annotator: %v\n", err)
+		}
 	}
 }

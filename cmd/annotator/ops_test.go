@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -192,18 +193,42 @@ func TestSummaryKnownInput(t *testing.T) {
 	}
 }
 
-func TestProgressLine(t *testing.T) {
-	p := &progress{total: 4 << 20}
-	p.bytes.Store(1 << 20)
-	p.lines.Store(20000)
-	if got, want := p.line(2*time.Second), "1.0 MiB read, 10000 lines/s, 25% of 4.0 MiB, ETA 6s"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+// TestStatsLongLinesJSONTop: the codes in a line longer than the buffer
+// (annotated in pieces) are counted like any other; --top limits the rows;
+// stats --format json gives the summary as JSON.
+func TestStatsLongLinesJSONTop(t *testing.T) {
+	dir := t.TempDir()
+	long := "long " + strings.Repeat("x", 300) + " 898001 " + strings.Repeat("y", 300) + " 899999 898002 898001\n"
+	log := writeFile(t, dir, "app.log", "a 898002\n"+long+"b 898002\n")
+	res := runBin(t, nil, "stats", "--buffer-size", "64", "--top", "1", log)
+	want := "3 lines read, 3 with a code; 5 codes seen, 3 distinct\n"
+	if res.code != 0 || !strings.HasPrefix(string(res.stdout), want) {
+		t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	p = &progress{}
-	p.bytes.Store(500)
-	if got, want := p.line(time.Second), "500 B read, 0 lines/s"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	rows := strings.Split(strings.TrimSuffix(string(res.stdout), "\n"), "\n")[3:]
+	if len(rows) != 3 || !strings.HasPrefix(rows[0], "898002      3  60.0%  1      3") ||
+		rows[1] != "... and 1 more code in the catalog, seen 1 time" ||
+		rows[2] != "... and 1 more number not in the catalog, seen 1 time" {
+		t.Errorf("rows:\n%s", strings.Join(rows, "\n"))
 	}
+	res = runBin(t, nil, "stats", "--buffer-size", "64", "--format", "json", log)
+	var sum struct {
+		Lines, Codes int
+		Rows         []struct {
+			Code  string
+			Count int
+			First struct{ Line int }
+		}
+	}
+	if err := json.Unmarshal(res.stdout, &sum); err != nil || res.code != 0 {
+		t.Fatalf("exit %d, %v: %s%s", res.code, err, res.stdout, res.stderr)
+	}
+	if sum.Lines != 3 || sum.Codes != 5 || len(sum.Rows) != 3 || sum.Rows[1].Code != "898001" || sum.Rows[1].First.Line != 2 {
+		t.Errorf("%+v", sum)
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
 	if isTerminal(io.Discard) {
 		t.Error("io.Discard is not a terminal")
 	}
@@ -399,7 +424,9 @@ func TestReloadUnderLoad(t *testing.T) {
 
 // The metrics endpoint of a running binary, scraped and parsed.
 func TestMetricsEndpoint(t *testing.T) {
-	p := start(t, "--metrics-addr", "127.0.0.1:0")
+	// A 64-byte buffer: the last line arrives in pieces, and the codes
+	// in them count as well.
+	p := start(t, "--metrics-addr", "127.0.0.1:0", "--buffer-size", "64")
 	m := p.waitStderr(t, regexp.MustCompile(`metrics endpoint listening.* addr=(\S+)`), 1)
 	base := "http://" + m[0][1]
 	get := func(path string) (int, string) {
@@ -414,13 +441,14 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("healthz %d", code)
 	}
-	fmt.Fprint(p.stdin, "a 898001\nb 898001 898002\nc 899999\nd\n")
+	fmt.Fprint(p.stdin, "a 898001\nb 898001 898002\nc 899999\nd\n"+
+		"long "+strings.Repeat("x", 100)+" 898001 "+strings.Repeat("y", 100)+" 899999 871310 "+strings.Repeat("z", 60)+"\n")
 	sample := regexp.MustCompile(`(?m)^annotator_lines_read_total\{source="stdin"\} (\d+)$`)
 	deadline := time.Now().Add(20 * time.Second)
 	var body string
 	for {
 		_, body = get("/metrics")
-		if m := sample.FindStringSubmatch(body); m != nil && m[1] == "4" {
+		if m := sample.FindStringSubmatch(body); m != nil && m[1] == "5" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -444,10 +472,11 @@ func TestMetricsEndpoint(t *testing.T) {
 		values[m[1]] = m[2]
 	}
 	for k, want := range map[string]string{
-		`annotator_annotations_total{code="898001"}`:      "2",
+		`annotator_annotations_total{code="898001"}`:      "3",
 		`annotator_annotations_total{code="898002"}`:      "1",
-		`annotator_unknown_codes_total{code="899999"}`:    "1",
-		`annotator_lines_annotated_total{source="stdin"}`: "2",
+		`annotator_annotations_total{code="871310"}`:      "1",
+		`annotator_unknown_codes_total{code="899999"}`:    "2",
+		`annotator_lines_annotated_total{source="stdin"}`: "3",
 		`annotator_catalog_version`:                       "1",
 		`annotator_catalog_last_reload_success`:           "1",
 		`annotator_ready`:                                 "1",
