@@ -12,7 +12,6 @@
 package metrics
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -182,18 +181,21 @@ func (r *Registry) Delivered(source string, b *pipeline.Batch) {
 	for i := range b.Records {
 		bytesIn += len(b.Records[i].Value)
 	}
-	linesOut := len(b.Outs)
+	// Lines written follow from the counts: every line read, or with
+	// --only-matching those with a code. Counting '\n' in the output
+	// would be one more pass over every byte.
+	linesOut := int64(len(b.Outs))
 	if linesOut == 0 && len(b.Out) > 0 {
-		linesOut = bytes.Count(b.Out, nl)
-		if b.Kind == pipeline.Lines && b.Out[len(b.Out)-1] != '\n' {
-			linesOut++
+		linesOut = b.Stats.Lines
+		if b.Annotator != nil && b.Annotator.Options().OnlyMatching {
+			linesOut = b.Stats.Annotated
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.counter("annotator_lines_read_total", "source", source).Add(int(b.Stats.Lines))
 	r.counter("annotator_bytes_read_total", "source", source).Add(bytesIn)
-	r.counter("annotator_lines_written_total", "source", source).Add(linesOut)
+	r.counter("annotator_lines_written_total", "source", source).AddInt64(linesOut)
 	r.counter("annotator_bytes_written_total", "source", source).Add(len(b.Out))
 	r.counter("annotator_lines_annotated_total", "source", source).Add(int(b.Stats.Annotated))
 	if len(b.Stats.Hits) == 0 {
@@ -217,8 +219,6 @@ func (r *Registry) Delivered(source string, b *pipeline.Batch) {
 		r.counter("annotator_unknown_codes_total", "code", strconv.Itoa(int(v))).AddInt64(n)
 	}
 }
-
-var nl = []byte{'\n'}
 
 // Error counts an error of the given kind ("read", "write", "reload", ...).
 func (r *Registry) Error(kind string) {
