@@ -2,9 +2,7 @@
 //
 // It knows nothing of I/O: callers hand it bytes and get back positions.
 // Every engine is read-only after construction, so one value serves all
-// goroutines, and none allocates per call in steady state (the
-// Aho-Corasick engine allocates a small hit list when a key's bytes occur
-// in the text, valid or not).
+// goroutines, and none allocates per call.
 package matcher
 
 import (
@@ -100,7 +98,7 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 		return n, nil
 	case AhoCorasick:
 		if !unknown {
-			return newAC(keys), nil
+			return newAutomaton(keys), nil
 		}
 		// The automaton serves every key; a numeric engine holding the
 		// numeric ones reports only the numbers that are none of them.
@@ -109,7 +107,7 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 			return nil, err
 		}
 		num.unknown, num.onlyUnknown = true, true
-		return &combined{num: remapped{num, numIdx}, ac: remapped{newAC(keys), identity(len(keys))}}, nil
+		return &combined{num: remapped{num, numIdx}, ac: remapped{newAutomaton(keys), identity(len(keys))}}, nil
 	case Auto, "":
 		if len(otherIdx) == 0 {
 			n, err := newNumeric(keys)
@@ -120,7 +118,7 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 			return n, nil
 		}
 		if len(numIdx) == 0 && !unknown {
-			return newAC(keys), nil
+			return newAutomaton(keys), nil
 		}
 		num, err := newNumeric(pick(keys, numIdx))
 		if err != nil {
@@ -128,7 +126,7 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 		}
 		num.unknown = unknown
 		return &combined{
-			num: remapped{num, numIdx}, ac: remapped{newAC(pick(keys, otherIdx)), otherIdx},
+			num: remapped{num, numIdx}, ac: remapped{newAutomaton(pick(keys, otherIdx)), otherIdx},
 		}, nil
 	default:
 		return nil, fmt.Errorf("unknown matcher engine %q (want auto, numeric or ahocorasick)", engine)

@@ -56,6 +56,10 @@ func referenceUnknown(keys []string, text []byte, from, to int) []Match {
 	return out
 }
 
+// rareKeys are keys the rare-byte prefilter serves: each holds an
+// underscore or an upper-case E.
+var rareKeys = []string{"ERR_X1", "E11000", "DB_LOCK", "A_E", "E", "ERR_X1_E"}
+
 var codes = []string{"898001", "871310", "800012", "898006", "869999", "800002"}
 
 func engines(t testing.TB, keys []string) map[Engine]Matcher {
@@ -203,9 +207,6 @@ func TestNewRejects(t *testing.T) {
 func TestNoAllocation(t *testing.T) {
 	line := []byte("2026-11-23 12:00:01 ERROR send failed code=898001 uid=1898001 871310 again 898001")
 	for e, m := range engines(t, codes) {
-		if e == AhoCorasick {
-			continue // the library allocates its hit list when a key's bytes occur
-		}
 		dst := make([]Match, 0, 16)
 		allocs := testing.AllocsPerRun(100, func() {
 			dst = m.Find(line, 0, len(line), dst[:0])
@@ -215,10 +216,20 @@ func TestNoAllocation(t *testing.T) {
 			t.Errorf("%s: %v allocations per line", e, allocs)
 		}
 	}
-	m, _ := New(codes, AhoCorasick)
-	plain := []byte("2026-11-23 12:00:01 INFO nothing to see here 8980")
-	if a := testing.AllocsPerRun(100, func() { _ = m.Find(plain, 0, len(plain), nil) }); a != 0 {
-		t.Errorf("ahocorasick: %v allocations on a line without a key's bytes", a)
+	// The automaton allocates nothing, keys present or not, on a large
+	// key set too.
+	keys := append([]string{"ECONNRESET", "E11000", "[E42]"}, codes...)
+	for i := 0; i < 5000; i++ {
+		keys = append(keys, fmt.Sprintf("ERR_%d_X", i))
+	}
+	big, _ := New(keys, AhoCorasick)
+	line = []byte("ECONNRESET then ERR_4031_X and [E42] 898001 ERR_40 E11000")
+	dst := make([]Match, 0, 16)
+	if a := testing.AllocsPerRun(100, func() {
+		dst = big.Find(line, 0, len(line), dst[:0])
+		_ = big.First(line)
+	}); a != 0 || len(dst) != 5 {
+		t.Errorf("ahocorasick: %v allocations per line, %d matches", a, len(dst))
 	}
 }
 
@@ -267,7 +278,10 @@ func checkAgreeWith(t *testing.T, ref func([]string, []byte, int, int) []Match, 
 
 func TestRandomAgreement(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
-	for _, keys := range [][]string{codes, {"898001", "E11000", "ECONNRESET", "[E42]", "E1", "E1-x", "8980"}, {"E1", "x89"}} {
+	if a := newAutomaton(rareKeys); string(a.rare) != "E_" && string(a.rare) != "_E" {
+		t.Fatalf("rare bytes %q for %q", a.rare, rareKeys)
+	}
+	for _, keys := range [][]string{codes, {"898001", "E11000", "ECONNRESET", "[E42]", "E1", "E1-x", "8980"}, {"E1", "x89"}, rareKeys} {
 		ms, us := engines(t, keys), unknownEngines(t, keys)
 		for i := 0; i < 20000; i++ {
 			text := randomText(r, keys)
@@ -282,11 +296,67 @@ func TestRandomAgreement(t *testing.T) {
 	}
 }
 
+// TestAutomatonOverlaps holds the automaton to the reference on key sets
+// full of keys that are prefixes, suffixes and infixes of one another
+// (deep failure chains, several keys ending at one byte), with dense rows
+// for every state, for the root only, and in between.
+func TestAutomatonOverlaps(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	alphabet := "ab_1.8-"
+	for round := 0; round < 40; round++ {
+		seen := map[string]bool{}
+		var keys []string
+		for len(keys) < 1+r.Intn(60) {
+			var k []byte
+			for n := 1 + r.Intn(6); n > 0; n-- {
+				k = append(k, alphabet[r.Intn(len(alphabet))])
+			}
+			if round%2 == 1 && !bytes.ContainsAny(k, "_-8") {
+				// Every key holds a byte of the prefilter's.
+				k = append(k, "_-8"[r.Intn(3)])
+			}
+			if !seen[string(k)] {
+				seen[string(k)] = true
+				keys = append(keys, string(k))
+			}
+		}
+		ms := map[Engine]Matcher{
+			"all-dense":  newAutomatonBudget(keys, 1<<30),
+			"root-dense": newAutomatonBudget(keys, 0),
+			"some-dense": newAutomatonBudget(keys, 64*8*4),
+		}
+		if round%2 == 1 {
+			for name, budget := range map[Engine]int{"rare-root-dense": 0, "rare-all-dense": 1 << 30} {
+				a := newAutomatonBudget(keys, budget)
+				a.rare = nil
+				a.useRare([]byte("_-8"))
+				ms[name] = a
+			}
+		}
+		for i := 0; i < 300; i++ {
+			var text []byte
+			for n := r.Intn(40); n > 0; n-- {
+				if r.Intn(4) == 0 {
+					text = append(text, keys[r.Intn(len(keys))]...)
+				} else {
+					text = append(text, alphabet[r.Intn(len(alphabet))])
+				}
+			}
+			from, to := 0, len(text)
+			if len(text) > 0 && i%2 == 1 {
+				from = r.Intn(len(text))
+				to = from + r.Intn(len(text)-from+1)
+			}
+			checkAgree(t, keys, ms, text, from, to)
+		}
+	}
+}
+
 // FuzzEnginesAgree is the differential fuzz target: the numeric engine,
 // Aho-Corasick and the combined engine must find exactly what the plain
 // reference finds.
 func FuzzEnginesAgree(f *testing.F) {
-	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001"} {
+	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001", "xERR_X1_E ERR_X1_Ex A_E_E DB_LOCK"} {
 		f.Add([]byte(s), uint16(0), uint16(0xffff))
 	}
 	numKeys := codes
@@ -295,6 +365,7 @@ func FuzzEnginesAgree(f *testing.F) {
 	mixMs, mixUs := engines(f, mixed), unknownEngines(f, mixed)
 	strKeys := []string{"E11000", "ECONNRESET", "[E42]", "E1", "E1-x"}
 	strMs, strUs := engines(f, strKeys), unknownEngines(f, strKeys)
+	rareMs := engines(f, rareKeys)
 	f.Fuzz(func(t *testing.T, text []byte, a, b uint16) {
 		if len(text) > 4096 {
 			text = text[:4096] // the reference is quadratic
@@ -309,6 +380,7 @@ func FuzzEnginesAgree(f *testing.F) {
 		checkAgree(t, numKeys, numMs, text, from, to)
 		checkAgree(t, mixed, mixMs, text, from, to)
 		checkAgree(t, strKeys, strMs, text, from, to)
+		checkAgree(t, rareKeys, rareMs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, numKeys, numUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, mixed, mixUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, strKeys, strUs, text, from, to)
