@@ -37,6 +37,8 @@ func run(args []string, stdout io.Writer) error {
 	fs.BoolVar(&c.SingleLine, "single-line", false, "write everything as one line")
 	out := fs.String("o", "-", "output file (- for standard output)")
 	codesFile := fs.String("codes-file", "", "also write the catalog's codes here, one a line (for grep -F -f)")
+	keysN := fs.Int("keys", 0, "with -keys-file: how many custom catalog keys to generate")
+	keysFile := fs.String("keys-file", "", "also write a custom catalog (.tsv) of -keys generated keys, none of them in the corpus")
 	notesFile := fs.String("notes-file", "", "also write code<TAB>message<TAB>meaning here, as the annotator chooses them (for the awk script)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,6 +58,11 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if *notesFile != "" {
 		if err := writeNotes(*notesFile); err != nil {
+			return err
+		}
+	}
+	if *keysFile != "" {
+		if err := writeKeys(*keysFile, *keysN, c.Seed); err != nil {
 			return err
 		}
 	}
@@ -116,6 +123,19 @@ func writeNotes(path string) error {
 			return errors.New("a note holds a tab or line break: the table cannot carry it")
 		}
 		fmt.Fprintf(&b, "%s\t%s\t%s\n", ch.Code, ch.Message, ch.Meaning)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeKeys writes a custom catalog of n generated keys.
+func writeKeys(path string, n int, seed uint64) error {
+	if n <= 0 {
+		return fmt.Errorf("-keys %d: want at least 1 with -keys-file", n)
+	}
+	var b strings.Builder
+	b.WriteString("code\tmessage\tmeaning\n")
+	for i, k := range corpus.Keys(n, seed) {
+		fmt.Fprintf(&b, "%s\tgenerated key %d\t生成的键\n", k, i)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
