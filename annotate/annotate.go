@@ -307,9 +307,25 @@ func (a *Annotator) appendTextLine(dst, line []byte, s *Scratch, st *Stats) []by
 
 func (a *Annotator) appendJSONLines(dst, data, meta []byte, s *Scratch, st *Stats) []byte {
 	for len(data) > 0 {
+		// As in text form, one scan finds the next line with a code; the
+		// lines before it need no matcher call of their own.
+		p := a.m.First(data)
+		plain := len(data)
+		if p >= 0 {
+			plain = bytes.LastIndexByte(data[:p], '\n') + 1
+		}
+		if a.opts.OnlyMatching {
+			st.Lines += int64(countLines(data[:plain]))
+		} else {
+			dst = a.appendJSONPlain(dst, data[:plain], meta, st)
+		}
+		if p < 0 {
+			return dst
+		}
+		data = data[plain:]
 		le := len(data)
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			le = i + 1
+		if i := bytes.IndexByte(data[p-plain:], '\n'); i >= 0 {
+			le = p - plain + i + 1
 		}
 		body, _ := splitTerm(data[:le])
 		n := len(dst)
@@ -317,6 +333,25 @@ func (a *Annotator) appendJSONLines(dst, data, meta []byte, s *Scratch, st *Stat
 		if len(dst) > n {
 			dst = append(dst, '\n')
 		}
+		data = data[le:]
+	}
+	return dst
+}
+
+// appendJSONPlain writes lines known to hold no code.
+func (a *Annotator) appendJSONPlain(dst, data, meta []byte, st *Stats) []byte {
+	for len(data) > 0 {
+		le := len(data)
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			le = i + 1
+		}
+		body, _ := splitTerm(data[:le])
+		dst = append(dst, '{')
+		dst = append(dst, meta...)
+		dst = append(dst, `"line":"`...)
+		dst, _ = appendJSONBody(dst, body, true)
+		dst = append(dst, `","codes":[]}`+"\n"...)
+		st.Lines++
 		data = data[le:]
 	}
 	return dst

@@ -3,6 +3,7 @@ package annotate
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -32,56 +33,87 @@ func AppendJSONString(dst, s []byte) []byte {
 // appendJSONBody escapes s without quotes. When final is false, a trailing
 // incomplete UTF-8 sequence is left unwritten and its length returned, so a
 // caller writing a long line in pieces can prepend it to the next piece.
+//
+// Log lines that are themselves JSON hold a quote every few bytes, so the
+// runs between escapes are short: each step stores eight bytes of s into
+// dst as one word and keeps those before the first byte to escape, rather
+// than copying each run with a call.
 func appendJSONBody(dst, s []byte, final bool) ([]byte, int) {
-	start := 0
-	for i := 0; i < len(s); {
+	i := 0
+	for i < len(s) {
+		if cap(dst)-len(dst) < 16 {
+			dst = slices.Grow(dst, len(s)-i+16)
+		}
 		if i+8 <= len(s) {
-			// Most bytes go out as they are: skip them eight at a time.
-			m := needsEscape(binary.LittleEndian.Uint64(s[i:]))
+			w := binary.LittleEndian.Uint64(s[i:])
+			n := len(dst)
+			binary.LittleEndian.PutUint64(dst[n:n+8], w)
+			m := needsEscape(w)
 			if m == 0 {
+				dst = dst[:n+8]
 				i += 8
+				// A clean word often starts a long clean run (a plain log
+				// line): find its end sixteen bytes a step, copy it whole.
+				if j := indexEscape(s[i:]); j != 0 {
+					if j < 0 {
+						j = (len(s) - i) &^ 15
+					}
+					dst = append(dst, s[i:i+j]...)
+					i += j
+				}
 				continue
 			}
-			i += bits.TrailingZeros64(m) >> 3
+			k := bits.TrailingZeros64(m) >> 3
+			dst = dst[:n+k]
+			i += k
 		}
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if safe[b] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
+			switch {
+			case safe[b]:
+				dst = append(dst, b)
+			case b == '"' || b == '\\':
 				dst = append(dst, '\\', b)
-			case '\n':
+			case b == '\n':
 				dst = append(dst, '\\', 'n')
-			case '\r':
+			case b == '\r':
 				dst = append(dst, '\\', 'r')
-			case '\t':
+			case b == '\t':
 				dst = append(dst, '\\', 't')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 			}
 			i++
-			start = i
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			if !final && !utf8.FullRune(s[i:]) {
-				dst = append(dst, s[start:i]...)
 				return dst, len(s) - i
 			}
-			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', 'd', 'c', hexDigits[b>>4], hexDigits[b&0xf])
 			i++
-			start = i
 			continue
 		}
+		dst = append(dst, s[i:i+size]...)
 		i += size
 	}
-	return append(dst, s[start:]...), 0
+	return dst, 0
+}
+
+// indexEscapeGeneric returns the index of the first byte of b that a JSON
+// string cannot hold as it is (see needsEscape), looking at whole steps of
+// sixteen bytes only, or -1 if there is none there.
+func indexEscapeGeneric(b []byte) int {
+	for i := 0; i+16 <= len(b); i += 16 {
+		if m := needsEscape(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		if m := needsEscape(binary.LittleEndian.Uint64(b[i+8:])); m != 0 {
+			return i + 8 + bits.TrailingZeros64(m)>>3
+		}
+	}
+	return -1
 }
 
 // needsEscape sets the high bit of each byte of w that safe does not hold:

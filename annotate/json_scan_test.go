@@ -3,6 +3,7 @@ package annotate
 import (
 	"bytes"
 	"math/rand"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -63,7 +64,7 @@ func TestNeedsEscapeEveryByte(t *testing.T) {
 }
 
 func TestJSONBodyAgreesWithPlain(t *testing.T) {
-	pieces := []string{"a", "plain text ", `"`, `\`, "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "错误码", "é",
+	pieces := []string{"a", "plain text ", strings.Repeat("a long run of plain text ", 3), `"`, `\`, "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "错误码", "é",
 		"\xff", "\xe9\x94", "\xf0\x9f\x98", "\xf0\x9f\x98\x80", "\u2028", `{"k":"v"}`, "0123456789abcdef"}
 	r := rand.New(rand.NewSource(3))
 	for n := 0; n < 50000; n++ {
@@ -76,6 +77,38 @@ func TestJSONBodyAgreesWithPlain(t *testing.T) {
 			want, wrest := plainJSONBody(nil, s, final)
 			if !bytes.Equal(got, want) || grest != wrest {
 				t.Fatalf("%q final=%v:\n got %q rest %d\nwant %q rest %d", s, final, got, grest, want, wrest)
+			}
+		}
+	}
+}
+
+// TestIndexEscape holds the assembly (on amd64) and the portable scan to
+// a byte loop, with the byte to escape at every position and of every
+// value.
+func TestIndexEscape(t *testing.T) {
+	for n := 0; n <= 70; n++ {
+		for p := -1; p < n; p++ {
+			for b := 0; b < 256; b++ {
+				if p < 0 && b > 0 {
+					break
+				}
+				s := bytes.Repeat([]byte("x"), n)
+				if p >= 0 {
+					s[p] = byte(b)
+				}
+				want := -1
+				for i := 0; i < n&^15; i++ {
+					if s[i] >= utf8.RuneSelf || !safe[s[i]] {
+						want = i
+						break
+					}
+				}
+				if got := indexEscape(s); got != want {
+					t.Fatalf("indexEscape(%q) = %d, want %d", s, got, want)
+				}
+				if got := indexEscapeGeneric(s); got != want {
+					t.Fatalf("indexEscapeGeneric(%q) = %d, want %d", s, got, want)
+				}
 			}
 		}
 	}

@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package annotate
+
+func indexEscape(b []byte) int { return indexEscapeGeneric(b) }
