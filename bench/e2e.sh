@@ -28,6 +28,9 @@ echo "# generating a $SIZE corpus (seed 1, $CODES of lines with a code), a $SIZE
 	-codes-file "$work/codes.txt" -notes-file "$work/notes.tsv"
 "$work/corpus" -size "$SIZE" -codes "$CODES" -single-line -o "$work/line.log"
 "$work/corpus" -size "$SIZE" -codes "$CODES" -json 1 -o "$work/jsonl.log"
+echo "# generating custom catalogs of 10,000 and 100,000 keys that the corpus does not hold" >&2
+"$work/corpus" -size 1K -o /dev/null -keys 10000 -keys-file "$work/keys10k.tsv"
+"$work/corpus" -size 1K -o /dev/null -keys 100000 -keys-file "$work/keys100k.tsv"
 bytes=$(wc -c <"$work/text.log")
 cat "$work/text.log" "$work/line.log" "$work/jsonl.log" >/dev/null # warm the page cache
 
@@ -70,6 +73,18 @@ m single-line-json -in "$work/line.log" -- "$work/annotator" --format json
 m jsonl-text -in "$work/jsonl.log" -- "$work/annotator" --workers 2
 m jsonl-merge -in "$work/jsonl.log" -- "$work/annotator" --format merge --workers 2
 m jsonl-merge-1-worker -in "$work/jsonl.log" -- "$work/annotator" --format merge --workers 1
+# The settings deployments use. The summary goes to stderr, dropped here.
+quiet=(sh -c 'exec "$0" "$@" 2>/dev/null')
+m text-metrics -in "$work/text.log" -- "$work/annotator" --metrics-addr 127.0.0.1:0 --log-level error
+m text-summary -in "$work/text.log" -- "${quiet[@]}" "$work/annotator" --summary
+m stats -in "$work/text.log" -- "$work/annotator" stats
+m keys-10k -in "$work/text.log" -- "$work/annotator" --catalog-replace --catalog "$work/keys10k.tsv"
+m keys-100k -in "$work/text.log" -- "$work/annotator" --catalog-replace --catalog "$work/keys100k.tsv"
+# Start-up alone: load the 100,000 keys, read nothing.
+bytes_saved=$bytes
+bytes=1
+m startup-100k -in /dev/null -- "$work/annotator" --catalog-replace --catalog "$work/keys100k.tsv"
+bytes=$bytes_saved
 
 echo
 echo "# ratios (throughput of annotator over the other)"
@@ -91,6 +106,16 @@ awk -F'\t' '
 		ratio("jsonl-merge", "jsonl-text")
 		if (("jsonl-merge" in gbps) && ("jsonl-text" in gbps) && gbps["jsonl-merge"] > 0)
 			printf "%-31s %6.2fx (goal: at most 1.5x)\n", "jsonl-merge time / jsonl-text", gbps["jsonl-text"] / gbps["jsonl-merge"]
+		ratio("text-metrics", "text-2-workers")
+		ratio("text-summary", "text-2-workers")
+		ratio("stats", "text-2-workers")
+		ratio("keys-10k", "text-2-workers")
+		ratio("keys-100k", "text-2-workers")
+		ratio("json-2-workers", "text-2-workers")
+		for (n in gbps) {
+			if (n == "startup-100k" || n == "cat" || n == "grep-c-w-F" || n == "mawk" || n == "awk" || n == "rg-passthru") continue
+			ratio(n, "cat"); ratio(n, "grep-c-w-F"); ratio(n, "mawk")
+		}
 	}' "$results"
 echo
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"
