@@ -7,8 +7,9 @@
 #
 # Needs Go; uses mawk (else awk) and rg when installed. Every command reads
 # a file whose pages are already cached and writes to /dev/null. Reported:
-# best wall time, GB/s (10^9 bytes), peak RSS (ru_maxrss), and the ratios
-# the targets are stated in.
+# best wall time, GB/s (10^9 bytes), peak RSS (ru_maxrss), least CPU time
+# (user + system, steadier than wall time when other work shares the
+# machine), and the ratios the targets are stated in.
 set -euo pipefail
 
 SIZE=${SIZE:-1G}
@@ -53,7 +54,7 @@ m() { # name, [-in file], -- command...
 	"$work/measure" -name "$name" -n "$REPEAT" -bytes "$bytes" "$@" | tee -a "$results"
 }
 
-printf 'name\tseconds\tGB/s\tpeak-RSS-MiB\n'
+printf 'name\tseconds\tGB/s\tpeak-RSS-MiB\tcpu-seconds\n'
 m cat -- cat "$work/text.log"
 # GNU grep stops at the first match when its output is /dev/null: give it
 # a file.
@@ -89,7 +90,11 @@ bytes=$bytes_saved
 echo
 echo "# ratios (throughput of annotator over the other)"
 awk -F'\t' '
-	{ gbps[$1] = $3 }
+	{ gbps[$1] = $3; cpu[$1] = $5 }
+	function cratio(a, b) {
+		if (!(a in cpu) || !(b in cpu) || cpu[a] == 0) return
+		printf "%-16s / %-12s %6.2fx  (by CPU time)\n", a, b, cpu[b] / cpu[a]
+	}
 	function ratio(a, b) {
 		if (!(a in gbps) || !(b in gbps) || gbps[b] == 0) return
 		printf "%-16s / %-12s %6.2fx\n", a, b, gbps[a] / gbps[b]
@@ -112,6 +117,12 @@ awk -F'\t' '
 		ratio("keys-10k", "text-2-workers")
 		ratio("keys-100k", "text-2-workers")
 		ratio("json-2-workers", "text-2-workers")
+		cratio("text-metrics", "text-2-workers")
+		cratio("text-summary", "text-2-workers")
+		cratio("stats", "text-2-workers")
+		cratio("keys-10k", "text-2-workers")
+		cratio("keys-100k", "text-2-workers")
+		cratio("json-2-workers", "text-2-workers")
 		for (n in gbps) {
 			if (n == "startup-100k" || n == "cat" || n == "grep-c-w-F" || n == "mawk" || n == "awk" || n == "rg-passthru") continue
 			ratio(n, "cat"); ratio(n, "grep-c-w-F"); ratio(n, "mawk")

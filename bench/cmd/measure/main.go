@@ -32,7 +32,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("measure", flag.ContinueOnError)
 	name := fs.String("name", "", "label of the result line")
-	n := fs.Int("n", 3, "runs; the best wall time is reported, and the largest peak RSS")
+	n := fs.Int("n", 3, "runs; the best wall time and the least CPU time are reported, and the largest peak RSS")
 	bytes := fs.Int64("bytes", 0, "input bytes, for the throughput column")
 	in := fs.String("in", "", "file for the command's standard input (default: none)")
 	out := fs.String("out", os.DevNull, "file for the command's standard output")
@@ -46,15 +46,18 @@ func run(args []string, stdout io.Writer) error {
 	if *name == "" {
 		*name = cmdline[0]
 	}
-	best := time.Duration(-1)
+	best, bestCPU := time.Duration(-1), time.Duration(-1)
 	var peak int64
 	for i := 0; i < *n; i++ {
-		d, rss, err := once(cmdline, *in, *out)
+		d, cpu, rss, err := once(cmdline, *in, *out)
 		if err != nil {
 			return fmt.Errorf("%s: %w", *name, err)
 		}
 		if best < 0 || d < best {
 			best = d
+		}
+		if bestCPU < 0 || cpu < bestCPU {
+			bestCPU = cpu
 		}
 		peak = max(peak, rss)
 	}
@@ -62,25 +65,27 @@ func run(args []string, stdout io.Writer) error {
 	if *bytes > 0 {
 		gbps = float64(*bytes) / best.Seconds() / 1e9
 	}
-	_, err := fmt.Fprintf(stdout, "%s\t%.3f\t%.3f\t%.1f\n", *name, best.Seconds(), gbps, float64(peak)/1024)
+	_, err := fmt.Fprintf(stdout, "%s\t%.3f\t%.3f\t%.1f\t%.3f\n", *name, best.Seconds(), gbps, float64(peak)/1024, bestCPU.Seconds())
 	return err
 }
 
-// once runs the command and returns its wall time and peak RSS in KiB.
-func once(cmdline []string, in, out string) (time.Duration, int64, error) {
+// once runs the command and returns its wall time, its CPU time (user
+// and system: on a machine shared with other work, the steadier figure)
+// and its peak RSS in KiB.
+func once(cmdline []string, in, out string) (time.Duration, time.Duration, int64, error) {
 	cmd := exec.Command(cmdline[0], cmdline[1:]...)
 	cmd.Stderr = os.Stderr
 	if in != "" {
 		f, err := os.Open(in)
 		if err != nil {
-			return 0, 0, fmt.Errorf("open %s: %w", in, err)
+			return 0, 0, 0, fmt.Errorf("open %s: %w", in, err)
 		}
 		defer f.Close()
 		cmd.Stdin = f
 	}
 	o, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return 0, 0, fmt.Errorf("open %s: %w", out, err)
+		return 0, 0, 0, fmt.Errorf("open %s: %w", out, err)
 	}
 	defer o.Close()
 	cmd.Stdout = o
@@ -90,11 +95,11 @@ func once(cmdline []string, in, out string) (time.Duration, int64, error) {
 	var exit *exec.ExitError
 	// grep -c exits 1 when it counts nothing: a result, not a failure.
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
-		return 0, 0, fmt.Errorf("run %v: %w", cmdline, err)
+		return 0, 0, 0, fmt.Errorf("run %v: %w", cmdline, err)
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
-	return d, rss, nil
+	return d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rss, nil
 }
