@@ -64,8 +64,16 @@ func appendJSONBody(dst, s []byte, final bool) ([]byte, int) {
 				continue
 			}
 			k := bits.TrailingZeros64(m) >> 3
-			dst = dst[:n+k]
 			i += k
+			if c := s[i]; c == '"' || c == '\\' {
+				// The common escape, in place: the room checked above
+				// holds the word and these two bytes.
+				dst = dst[:n+k+2]
+				dst[n+k], dst[n+k+1] = '\\', c
+				i++
+				continue
+			}
+			dst = dst[:n+k]
 		}
 		b := s[i]
 		if b < utf8.RuneSelf {
