@@ -178,31 +178,46 @@ func build(sources []Source, entries []Entry) (*Catalog, error) {
 		if len(e.Variants) == 0 {
 			return nil, fmt.Errorf("code %q has no variants", e.Code)
 		}
+		// A custom catalog can hold 100,000 codes, nearly all with one
+		// variant from one source: the checks across variants and sources
+		// build their sets only when there are several.
 		type wording struct{ message, meaning string }
-		wordings := make(map[wording]bool, len(e.Variants))
+		var wordings map[wording]bool
+		if len(e.Variants) > 1 {
+			wordings = make(map[wording]bool, len(e.Variants))
+		}
 		vs := make([]Variant, len(e.Variants))
 		for j, v := range e.Variants {
-			w := wording{v.Message, v.Meaning}
-			if wordings[w] {
-				return nil, fmt.Errorf("code %q: variant %d repeats the wording of an earlier variant", e.Code, j+1)
+			if wordings != nil {
+				w := wording{v.Message, v.Meaning}
+				if wordings[w] {
+					return nil, fmt.Errorf("code %q: variant %d repeats the wording of an earlier variant", e.Code, j+1)
+				}
+				wordings[w] = true
 			}
-			wordings[w] = true
 			if len(v.Sources) == 0 {
 				return nil, fmt.Errorf("code %q: variant %d cites no source", e.Code, j+1)
 			}
 			srcs := make([]string, len(v.Sources))
-			cited := make(map[string]bool, len(v.Sources))
+			var cited map[string]bool
+			if len(v.Sources) > 1 {
+				cited = make(map[string]bool, len(v.Sources))
+			}
 			for k, id := range v.Sources {
 				if _, ok := c.sourceIndex[id]; !ok {
 					return nil, fmt.Errorf("code %q: variant %d cites unknown source %q", e.Code, j+1, id)
 				}
-				if cited[id] {
-					return nil, fmt.Errorf("code %q: variant %d cites source %q twice", e.Code, j+1, id)
+				if cited != nil {
+					if cited[id] {
+						return nil, fmt.Errorf("code %q: variant %d cites source %q twice", e.Code, j+1, id)
+					}
+					cited[id] = true
 				}
-				cited[id] = true
 				srcs[k] = id
 			}
-			sort.SliceStable(srcs, func(a, b int) bool { return c.sourceIndex[srcs[a]] < c.sourceIndex[srcs[b]] })
+			if len(srcs) > 1 {
+				sort.SliceStable(srcs, func(a, b int) bool { return c.sourceIndex[srcs[a]] < c.sourceIndex[srcs[b]] })
+			}
 			vs[j] = Variant{Message: v.Message, Meaning: v.Meaning, Sources: srcs}
 		}
 		c.entries = append(c.entries, Entry{Code: e.Code, Variants: vs})
