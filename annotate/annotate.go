@@ -64,14 +64,18 @@ type Options struct {
 // Annotator is immutable and safe for concurrent use; per-goroutine
 // buffers live in a Scratch.
 type Annotator struct {
-	m       matcher.Matcher
-	notes   []Note
-	text    [][]byte // per key: " [CODE message | meaning]"
-	json    [][]byte // per key: {"code":...}
-	opts    Options
-	maxKey  int
-	keyName []string
-	merge   mergeParts
+	m     matcher.Matcher
+	notes []Note
+	// text and json hold, one after the other, what is appended for each
+	// key: " [CODE message | meaning]" and {"code":...}; key k's ends at
+	// textEnd[k] and jsonEnd[k]. One block per form rather than a slice
+	// per key: a catalog of 100,000 keys is then one object for the
+	// collector, not 100,000. Only the forms the output uses are built.
+	text, json       []byte
+	textEnd, jsonEnd []uint32
+	opts             Options
+	maxKey           int
+	merge            mergeParts
 }
 
 // New builds an annotator; notes[i] describes the matcher's key i.
@@ -89,24 +93,34 @@ func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
 		return nil, err
 	}
 	a := &Annotator{m: m, notes: notes, opts: opts}
+	// Merge mode writes either form, depending on the line.
+	withText, withJSON := opts.Format != JSON, opts.Format != Text
 	for _, n := range notes {
-		a.text = append(a.text, textNote(n))
-		j := []byte(`{"code":`)
-		j = AppendJSONString(j, []byte(n.Code))
-		j = append(j, `,"message":`...)
-		j = AppendJSONString(j, []byte(n.Message))
-		j = append(j, `,"meaning":`...)
-		j = AppendJSONString(j, []byte(n.Meaning))
-		j = append(j, `,"source":`...)
-		j = AppendJSONString(j, []byte(n.Source))
-		j = append(j, '}')
-		a.json = append(a.json, j)
+		if withText {
+			a.text = append(a.text, textNote(n)...)
+			a.textEnd = append(a.textEnd, uint32(len(a.text)))
+		}
+		if withJSON {
+			j := append(a.json, `{"code":`...)
+			j = AppendJSONString(j, []byte(n.Code))
+			j = append(j, `,"message":`...)
+			j = AppendJSONString(j, []byte(n.Message))
+			j = append(j, `,"meaning":`...)
+			j = AppendJSONString(j, []byte(n.Meaning))
+			j = append(j, `,"source":`...)
+			j = AppendJSONString(j, []byte(n.Source))
+			a.json = append(j, '}')
+			a.jsonEnd = append(a.jsonEnd, uint32(len(a.json)))
+		}
 		if len(n.Code) > a.maxKey {
 			a.maxKey = len(n.Code)
 		}
-		a.keyName = append(a.keyName, n.Code)
 	}
-	a.merge = newMergeParts(opts.Field, notes)
+	mergeNotes := notes
+	if opts.Format != Merge {
+		mergeNotes = nil // the per-key logfmt values serve merge mode only
+	}
+	a.merge = newMergeParts(opts.Field, mergeNotes)
 	return a, nil
 }
 
@@ -124,6 +138,29 @@ func textNote(n Note) []byte {
 		b = append(b, " | "+meaning...)
 	}
 	return append(b, ']')
+}
+
+// noteOut is what is appended for key k in the annotator's format (text
+// or JSON).
+func (a *Annotator) noteOut(k int) []byte {
+	if a.opts.Format == JSON {
+		return jsonOf(a, k)
+	}
+	return textOf(a, k)
+}
+
+// textOf is key k's text note.
+func textOf(a *Annotator, k int) []byte { return part(a.text, a.textEnd, k) }
+
+// jsonOf is key k's JSON note.
+func jsonOf(a *Annotator, k int) []byte { return part(a.json, a.jsonEnd, k) }
+
+func part(block []byte, end []uint32, k int) []byte {
+	start := uint32(0)
+	if k > 0 {
+		start = end[k-1]
+	}
+	return block[start:end[k]]
 }
 
 // oneLine keeps a note from breaking the line it is appended to.
@@ -300,7 +337,7 @@ func (a *Annotator) appendTextLine(dst, line []byte, s *Scratch, st *Stats) []by
 	st.Codes += int64(len(s.matches))
 	dst = append(dst, body...)
 	for _, m := range s.matches {
-		dst = append(dst, a.text[m.Key]...)
+		dst = append(dst, a.noteOut(m.Key)...)
 	}
 	return append(dst, term...)
 }
@@ -381,7 +418,7 @@ func (a *Annotator) AppendRecord(dst, value, meta []byte, s *Scratch, st *Stats)
 	if a.opts.Format == Text {
 		dst = append(dst, value...)
 		for _, m := range s.matches {
-			dst = append(dst, a.text[m.Key]...)
+			dst = append(dst, a.noteOut(m.Key)...)
 		}
 		return dst
 	}
@@ -398,7 +435,7 @@ func (a *Annotator) appendJSONCodes(dst []byte, ms []matcher.Match) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, a.json[m.Key]...)
+		dst = append(dst, a.noteOut(m.Key)...)
 	}
 	return append(dst, "]}"...)
 }

@@ -100,7 +100,7 @@ func (a *Annotator) AppendPiece(dst, piece, meta []byte, last bool, l *LongLine,
 		dst = append(dst, term...)
 	} else {
 		for _, m := range l.keys {
-			dst = append(dst, a.text[m.Key]...)
+			dst = append(dst, a.noteOut(m.Key)...)
 		}
 		dst = append(dst, term...)
 	}

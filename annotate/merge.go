@@ -152,7 +152,7 @@ func (a *Annotator) endMerge(dst []byte, m *mergeLine, ms []matcher.Match) []byt
 	}
 	dst = append(dst, m.tail...)
 	for _, k := range ms {
-		dst = append(dst, a.text[k.Key]...)
+		dst = append(dst, textOf(a, k.Key)...)
 	}
 	return dst
 }
@@ -177,7 +177,7 @@ func (a *Annotator) appendMerged(dst, body []byte, ms []matcher.Match, m *mergeL
 	}
 	dst = append(dst, body...)
 	for _, k := range ms {
-		dst = append(dst, a.text[k.Key]...)
+		dst = append(dst, textOf(a, k.Key)...)
 	}
 	return dst
 }
@@ -194,7 +194,7 @@ func (a *Annotator) appendField(dst []byte, f int, members bool, ms []matcher.Ma
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, a.json[k.Key]...)
+		dst = append(dst, jsonOf(a, k.Key)...)
 	}
 	return append(dst, ']')
 }

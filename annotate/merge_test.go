@@ -257,7 +257,7 @@ func checkMergedObject(t *testing.T, a *Annotator, in, out []byte) {
 	if name == "" {
 		var text []byte
 		for _, m := range a.m.Find(in, 0, len(in), nil) {
-			text = append(text, a.text[m.Key]...)
+			text = append(text, textOf(a, m.Key)...)
 		}
 		if want := append(append([]byte{}, in...), text...); !bytes.Equal(out, want) {
 			t.Fatalf("both names taken: want the text note\n in %q\nout %q", in, out)
@@ -430,7 +430,7 @@ func TestMergeLogfmtRoundTrip(t *testing.T) {
 		for _, m := range ms {
 			n := a.Note(m.Key)
 			notes = append(notes, n.Code+" "+n.Message+" | "+n.Meaning)
-			text += string(a.text[m.Key])
+			text += string(textOf(a, m.Key))
 		}
 		name := "jmessage"
 		if taken[name] {
