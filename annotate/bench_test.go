@@ -49,7 +49,10 @@ func benchCorpus(b *testing.B, c corpus.Config) []byte {
 // BenchmarkAppendLines annotates the corpus in 1 MiB blocks of whole
 // lines, as a pipeline worker does.
 func BenchmarkAppendLines(b *testing.B) {
-	benchLines(b, benchData(b, 16<<20, false), []annotate.Format{annotate.Text, annotate.JSON, annotate.Merge})
+	// text-count counts the codes as well, as with --metrics-addr or
+	// --summary.
+	benchLines(b, benchData(b, 16<<20, false), []annotate.Options{{Format: annotate.Text}, {Format: annotate.JSON},
+		{Format: annotate.Merge}, {Format: annotate.Text, Count: true}})
 }
 
 // BenchmarkJSONLines compares text and merge mode on a corpus of JSON
@@ -58,10 +61,10 @@ func BenchmarkJSONLines(b *testing.B) {
 	c := corpus.Default()
 	c.Size = 16 << 20
 	c.JSONShare = 1
-	benchLines(b, benchCorpus(b, c), []annotate.Format{annotate.Text, annotate.Merge})
+	benchLines(b, benchCorpus(b, c), []annotate.Options{{Format: annotate.Text}, {Format: annotate.Merge}})
 }
 
-func benchLines(b *testing.B, data []byte, formats []annotate.Format) {
+func benchLines(b *testing.B, data []byte, options []annotate.Options) {
 	var blocks [][]byte
 	for rest := data; len(rest) > 0; {
 		n := min(len(rest), 1<<20)
@@ -72,9 +75,20 @@ func benchLines(b *testing.B, data []byte, formats []annotate.Format) {
 		rest = rest[n:]
 	}
 	lines := bytes.Count(data, []byte{'\n'})
-	for _, format := range formats {
-		b.Run(string(format), func(b *testing.B) {
-			a := benchAnnotator(b, format)
+	for _, opts := range options {
+		name := string(opts.Format)
+		if opts.Count {
+			name += "-count"
+		}
+		b.Run(name, func(b *testing.B) {
+			c, err := catalog.Builtin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, err := annotate.FromCatalog(c, nil, matcher.Auto, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
 			var s annotate.Scratch
 			var st annotate.Stats
 			dst := make([]byte, 0, 4<<20)
