@@ -8,7 +8,6 @@ import (
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/matcher"
-	"github.com/annotator-dev/annotator/pipeline"
 )
 
 // unlabel reverses labelText, written from its description: \\ is a
@@ -82,15 +81,17 @@ func TestExpositionValidUTF8(t *testing.T) {
 	r := New()
 	byteName, textName := "/var/log/a\xff.log", `/var/log/a\xff.log`
 	key := "E\xfe42"
-	m, err := matcher.New([]string{key}, matcher.Auto)
+	m, err := matcher.NewWithUnknown([]string{key}, matcher.Auto)
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes := NewCodes(m, []annotate.Note{{Code: key, Message: "m"}})
+	a, err := annotate.New(m, []annotate.Note{{Code: key, Message: "m"}}, annotate.Options{Count: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, name := range []string{byteName, textName} {
 		data := strings.Repeat("x "+key+"\n", i+1)
-		r.Delivered("stdin", &pipeline.Batch{Kind: pipeline.Lines, Data: []byte(data), Stream: name, Out: []byte(data),
-			Stats: annotate.Stats{Lines: int64(i + 1), Annotated: int64(i + 1)}}, codes)
+		r.Delivered("stdin", annotated(a, name, data))
 		r.FileProgress(name, int64(i+10), 100)
 		r.Checkpointed(name, time.Now())
 	}

@@ -17,7 +17,7 @@ var flagGroups = []struct {
 	title string
 	names []string
 }{
-	{"Output", []string{"format", "field", "only-matching", "summary"}},
+	{"Output", []string{"format", "field", "only-matching", "summary", "top"}},
 	{"Matching", []string{"engine", "workers", "buffer-size"}},
 	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "prefer"}},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
