@@ -2,13 +2,17 @@
 # user would reach for. Same rule: a code is six digits starting with 8,
 # not touching a letter, digit or underscore, not part of a decimal number
 # (3.898001, 898001.5); each distinct code of a line is appended once as
-# " [CODE message | meaning]".
+# " [CODE message | meaning]", leaving out a message or meaning the
+# catalog does not give, as annotator does.
 #
 #   mawk -F'\t' -f annotate.awk notes.tsv input.log
 #
 # notes.tsv is code<TAB>message<TAB>meaning (bench/cmd/corpus -notes-file).
 FNR == NR {
-	note[$1] = " [" $1 " " $2 " | " $3 "]"
+	n = " [" $1
+	if ($2 != "") n = n " " $2
+	if ($3 != "") n = n " | " $3
+	note[$1] = n "]"
 	next
 }
 # Most lines hold no candidate at all: print them untouched.
