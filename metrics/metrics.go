@@ -23,6 +23,7 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
+	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/pipeline"
 )
@@ -76,6 +77,13 @@ type Registry struct {
 	checkpoints map[string]*atomic.Int64   // path -> unix nanoseconds
 	perCode     map[int32]int64            // per batch: key -> lines
 	perUnknown  map[int32]int64            // per batch: number -> occurrences
+	// Counters found once and kept, so that a batch looks them up in a
+	// map of its own rather than building their names: per source, per
+	// key of the annotator codesOf (a reload renumbers keys), per number.
+	sources  map[string]*sourceCounters
+	codesOf  *annotate.Annotator
+	codes    map[int32]*vm.Counter
+	unknowns map[int32]*vm.Counter
 
 	catalogVersion *vm.Gauge
 	catalogCodes   *vm.Gauge
@@ -98,6 +106,9 @@ func New() *Registry {
 		checkpoints: map[string]*atomic.Int64{},
 		perCode:     map[int32]int64{},
 		perUnknown:  map[int32]int64{},
+		sources:     map[string]*sourceCounters{},
+		codes:       map[int32]*vm.Counter{},
+		unknowns:    map[int32]*vm.Counter{},
 	}
 	r.catalogVersion = r.set.NewGauge("annotator_catalog_version", nil)
 	r.catalogCodes = r.set.NewGauge("annotator_catalog_codes", nil)
@@ -193,16 +204,28 @@ func (r *Registry) Delivered(source string, b *pipeline.Batch) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.counter("annotator_lines_read_total", "source", source).Add(int(b.Stats.Lines))
-	r.counter("annotator_bytes_read_total", "source", source).Add(bytesIn)
-	r.counter("annotator_lines_written_total", "source", source).AddInt64(linesOut)
-	r.counter("annotator_bytes_written_total", "source", source).Add(len(b.Out))
-	r.counter("annotator_lines_annotated_total", "source", source).Add(int(b.Stats.Annotated))
+	sc := r.sources[source]
+	if sc == nil {
+		sc = &sourceCounters{
+			linesRead:    r.counter("annotator_lines_read_total", "source", source),
+			bytesRead:    r.counter("annotator_bytes_read_total", "source", source),
+			linesWritten: r.counter("annotator_lines_written_total", "source", source),
+			bytesWritten: r.counter("annotator_bytes_written_total", "source", source),
+			annotated:    r.counter("annotator_lines_annotated_total", "source", source),
+		}
+		if len(r.sources) < maxCached {
+			r.sources[source] = sc
+		}
+	}
+	sc.linesRead.AddInt64(b.Stats.Lines)
+	sc.bytesRead.Add(bytesIn)
+	sc.linesWritten.AddInt64(linesOut)
+	sc.bytesWritten.Add(len(b.Out))
+	sc.annotated.AddInt64(b.Stats.Annotated)
 	if len(b.Stats.Hits) == 0 {
 		return
 	}
-	// Added up per batch first: a counter is looked up by name, once per
-	// code and batch rather than once per line.
+	// Added up per batch first, then one counter update per code.
 	clear(r.perCode)
 	clear(r.perUnknown)
 	for _, h := range b.Stats.Hits {
@@ -212,13 +235,40 @@ func (r *Registry) Delivered(source string, b *pipeline.Batch) {
 			r.perCode[h.Key]++
 		}
 	}
+	if b.Annotator != r.codesOf {
+		r.codesOf = b.Annotator
+		clear(r.codes)
+	}
 	for k, n := range r.perCode {
-		r.counter("annotator_annotations_total", "code", b.Annotator.Note(int(k)).Code).AddInt64(n)
+		c := r.codes[k]
+		if c == nil {
+			c = r.counter("annotator_annotations_total", "code", b.Annotator.Note(int(k)).Code)
+			if len(r.codes) < maxCached {
+				r.codes[k] = c
+			}
+		}
+		c.AddInt64(n)
 	}
 	for v, n := range r.perUnknown {
-		r.counter("annotator_unknown_codes_total", "code", strconv.Itoa(int(v))).AddInt64(n)
+		c := r.unknowns[v]
+		if c == nil {
+			c = r.counter("annotator_unknown_codes_total", "code", strconv.Itoa(int(v)))
+			if len(r.unknowns) < maxCached {
+				r.unknowns[v] = c
+			}
+		}
+		c.AddInt64(n)
 	}
 }
+
+// sourceCounters are the counters of one source.
+type sourceCounters struct {
+	linesRead, bytesRead, linesWritten, bytesWritten, annotated *vm.Counter
+}
+
+// maxCached bounds each cache of counters; past it, counters are looked
+// up by name as before.
+const maxCached = 10000
 
 // Error counts an error of the given kind ("read", "write", "reload", ...).
 func (r *Registry) Error(kind string) {
