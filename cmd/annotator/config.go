@@ -39,7 +39,7 @@ func (o *opsFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.catalogWatch, "catalog-watch", true, "reload the catalogs when a catalog file changes (SIGHUP always reloads)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `address` (a bare port means 127.0.0.1:PORT); off by default")
 	fs.BoolVar(&o.summary, "summary", false, "at the end, print a table of the codes seen on standard error")
-	fs.Var(flagvalue.NewInt(&o.top, 0, 0, maxTop), "top", "list only the `n` most frequent codes in the summary, 0 to 1000000 (0: all)")
+	fs.Var(flagvalue.NewInt(&o.top, 0, 0, maxTop), "top", "list only the `N` most frequent codes in the summary, 0 to 1000000 (0: all)")
 }
 
 // maxTop bounds --top: more rows than any terminal shows.
