@@ -12,22 +12,36 @@ import (
 )
 
 // Progress shows, on a terminal's standard error, how far a run has got:
-// bytes read, lines per second, and for files of known size the time
-// left. Add is called from the pipeline's writer, Run from a goroutine of
-// its own.
+// bytes and lines done, the current rate, and for files of known size the
+// share done and the time left at that rate. The rate is taken over the
+// last few seconds, not since the start, so that a stall shows as one at
+// once rather than as an average slowly falling. Add is called from the
+// pipeline's writer, Run from a goroutine of its own.
 type Progress struct {
-	w       io.Writer
-	total   int64 // bytes of the input files; 0 when unknown (pipes)
-	bytes   atomic.Int64
-	lines   atomic.Int64
-	start   time.Time
+	w     io.Writer
+	total int64 // bytes of the input files; 0 when unknown (pipes)
+	bytes atomic.Int64
+	lines atomic.Int64
+	// samples are what was done when, oldest first, over about the last
+	// rateWindow: the rate is the change across them. Only Line (Run's
+	// goroutine) touches them.
+	samples []sample
 	stopped chan struct{}
 }
+
+type sample struct {
+	at           time.Time
+	bytes, lines int64
+}
+
+// rateWindow is how far back the current rate looks.
+const rateWindow = 5 * time.Second
 
 // NewProgress makes a progress display on w for a run over paths ("-" is
 // standard input, whose size is unknown).
 func NewProgress(paths []string, w io.Writer) *Progress {
-	p := &Progress{w: w, start: time.Now(), stopped: make(chan struct{})}
+	p := &Progress{w: w, stopped: make(chan struct{})}
+	p.samples = []sample{{at: time.Now()}}
 	for _, path := range paths {
 		if path == "-" {
 			p.total = 0
@@ -53,19 +67,34 @@ func (p *Progress) Add(b *pipeline.Batch) {
 	p.lines.Add(b.Stats.Lines)
 }
 
-// Line formats the progress line for elapsed time d.
-func (p *Progress) Line(d time.Duration) string {
+// Line records what is done at now and formats the progress line.
+func (p *Progress) Line(now time.Time) string {
 	bytes, lines := p.bytes.Load(), p.lines.Load()
-	secs := d.Seconds()
-	if secs <= 0 {
-		secs = 1e-9
+	p.samples = append(p.samples, sample{at: now, bytes: bytes, lines: lines})
+	// Keep the samples within the window, and the last one before it, so
+	// the rate spans at least the window once there is that much history.
+	cut := 0
+	for cut+1 < len(p.samples)-1 && now.Sub(p.samples[cut+1].at) >= rateWindow {
+		cut++
 	}
-	s := fmt.Sprintf("%s read, %s lines/s", humanBytes(bytes), Thousands(int64(float64(lines)/secs+0.5)))
+	p.samples = p.samples[cut:]
+	first := p.samples[0]
+	s := fmt.Sprintf("%s, %s read", humanBytes(bytes), Count(lines, "line", "lines"))
+	secs := now.Sub(first.at).Seconds()
+	if secs <= 0 {
+		return s
+	}
+	byteRate := float64(bytes-first.bytes) / secs
+	s += fmt.Sprintf(", %s lines/s, %s/s", Thousands(int64(float64(lines-first.lines)/secs+0.5)), humanBytes(int64(byteRate+0.5)))
 	if p.total > 0 {
 		pct := 100 * float64(bytes) / float64(p.total)
 		s += fmt.Sprintf(", %.0f%% of %s", pct, humanBytes(p.total))
-		if bytes > 0 && bytes < p.total {
-			left := time.Duration(float64(d) * float64(p.total-bytes) / float64(bytes))
+		switch {
+		case bytes >= p.total:
+		case byteRate < 1:
+			s += ", stalled"
+		default:
+			left := time.Duration(float64(p.total-bytes) / byteRate * float64(time.Second))
 			s += ", ETA " + left.Round(time.Second).String()
 		}
 	}
@@ -99,7 +128,7 @@ func (p *Progress) Run(ctx context.Context) {
 			}
 			return
 		case now := <-t.C:
-			fmt.Fprintf(p.w, "\r\x1b[K%s", p.Line(now.Sub(p.start)))
+			fmt.Fprintf(p.w, "\r\x1b[K%s", p.Line(now))
 			drawn = true
 		}
 	}

@@ -175,15 +175,30 @@ func TestSummaryJSON(t *testing.T) {
 }
 
 func TestProgressLine(t *testing.T) {
-	p := &Progress{total: 4 << 20}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	p := &Progress{total: 4 << 20, samples: []sample{{at: t0}}}
 	p.bytes.Store(1 << 20)
 	p.lines.Store(20000)
-	if got, want := p.Line(2*time.Second), "1.0 MiB read, 10,000 lines/s, 25% of 4.0 MiB, ETA 6s"; got != want {
+	if got, want := p.Line(t0.Add(2*time.Second)), "1.0 MiB, 20,000 lines read, 10,000 lines/s, 512.0 KiB/s, 25% of 4.0 MiB, ETA 6s"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	p = &Progress{}
+	// A stall shows at once as one: the rate is the recent one, not the
+	// average since the start.
+	if got, want := p.Line(t0.Add(8*time.Second)), "1.0 MiB, 20,000 lines read, 0 lines/s, 0 B/s, 25% of 4.0 MiB, stalled"; got != want {
+		t.Errorf("after a stall: got %q, want %q", got, want)
+	}
+	// Going again at 1 MiB/s: the rate over the last seconds, and the ETA
+	// at that rate.
+	p.bytes.Store(3 << 20)
+	p.lines.Store(60000)
+	got := p.Line(t0.Add(10 * time.Second))
+	if want := "3.0 MiB, 60,000 lines read, 5,000 lines/s, 256.0 KiB/s, 75% of 4.0 MiB, ETA 4s"; got != want {
+		t.Errorf("after resuming: got %q, want %q", got, want)
+	}
+	p = &Progress{samples: []sample{{at: t0}}}
 	p.bytes.Store(500)
-	if got, want := p.Line(time.Second), "500 B read, 0 lines/s"; got != want {
+	p.lines.Store(1)
+	if got, want := p.Line(t0.Add(time.Second)), "500 B, 1 line read, 1 lines/s, 500 B/s"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
