@@ -79,6 +79,9 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bogus"}, "unknown flag --bogus"},
+		{[]string{"--folow", "app.log"}, "unknown flag --folow; did you mean --follow?"},
+		{[]string{"--kafka-broker", "k:9092"}, "unknown flag --kafka-broker; did you mean --kafka-brokers?"},
+		{[]string{"stats", "--tpo", "3"}, "unknown flag --tpo; did you mean --top?"},
 		{[]string{"--format"}, "flag --format needs a value"},
 		{[]string{"--summary=maybe"}, `--summary "maybe": want true or false`},
 		{[]string{"--state", dir}, "--state needs --follow"},

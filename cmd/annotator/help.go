@@ -196,6 +196,23 @@ func nearestCommand(word string) string {
 	return best
 }
 
+// nearestFlag returns the flag of fs a name is most likely a typo of
+// ("folow", "kafka-broker"), or "": at most one edit for names of up to
+// four letters, two for longer ones.
+func nearestFlag(fs *flag.FlagSet, name string) string {
+	limit := 1
+	if len(name) > 4 {
+		limit = 2
+	}
+	best, bestD := "", limit+1
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(name, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	return best
+}
+
 // editDistance is the Levenshtein distance, with a swap of two adjacent
 // letters counting as one edit ("lokoup", "stast").
 func editDistance(a, b string) int {

@@ -185,7 +185,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, flagError(err)
+			return nil, flagError(fs, err)
 		}
 		left := fs.Args()
 		if len(left) == 0 {
@@ -202,7 +202,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // flagError rewrites the flag package's messages, which show flags with
 // one dash, into the command's style.
-func flagError(err error) error {
+func flagError(fs *flag.FlagSet, err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
@@ -210,6 +210,9 @@ func flagError(err error) error {
 	var name, value, why string
 	switch {
 	case cut(msg, "flag provided but not defined: -", &name):
+		if best := nearestFlag(fs, strings.TrimPrefix(name, "-")); best != "" {
+			return usagef("unknown flag %s; did you mean %s?", dashed(name), dashed(best))
+		}
 		return usagef("unknown flag %s", dashed(name))
 	case cut(msg, "flag needs an argument: -", &name):
 		return usagef("flag %s needs a value", dashed(name))
