@@ -321,20 +321,33 @@ func number(digits []byte) int32 {
 	return v
 }
 
-// appendTextLine annotates one line (terminator included, if any).
-func (a *Annotator) appendTextLine(dst, line []byte, s *Scratch, st *Stats) []byte {
-	body, term := splitTerm(line)
+// findLine finds and counts the codes of one line (terminator included,
+// if any), leaving them in s.matches. Without a code, the line is what it
+// was (or nothing, with OnlyMatching) and found is false: the caller
+// appends out. With codes, body and term are the line split at its
+// terminator, for the caller to annotate.
+func (a *Annotator) findLine(line []byte, s *Scratch, st *Stats) (body, term, out []byte, found bool) {
+	body, term = splitTerm(line)
 	a.find(body, 0, len(body), -1, s, st)
 	a.count(s.matches, st)
 	st.Lines++
 	if len(s.matches) == 0 {
 		if a.opts.OnlyMatching {
-			return dst
+			return nil, nil, nil, false
 		}
-		return append(dst, line...)
+		return nil, nil, line, false
 	}
 	st.Annotated++
 	st.Codes += int64(len(s.matches))
+	return body, term, nil, true
+}
+
+// appendTextLine annotates one line (terminator included, if any).
+func (a *Annotator) appendTextLine(dst, line []byte, s *Scratch, st *Stats) []byte {
+	body, term, out, found := a.findLine(line, s, st)
+	if !found {
+		return append(dst, out...)
+	}
 	dst = append(dst, body...)
 	for _, m := range s.matches {
 		dst = append(dst, a.noteOut(m.Key)...)

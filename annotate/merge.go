@@ -214,18 +214,10 @@ func (a *Annotator) appendPair(dst []byte, f int, ms []matcher.Match) []byte {
 // appendMergeLine annotates one line (terminator included, if any) in
 // merge form.
 func (a *Annotator) appendMergeLine(dst, line []byte, s *Scratch, st *Stats) []byte {
-	body, term := splitTerm(line)
-	a.find(body, 0, len(body), -1, s, st)
-	a.count(s.matches, st)
-	st.Lines++
-	if len(s.matches) == 0 {
-		if a.opts.OnlyMatching {
-			return dst
-		}
-		return append(dst, line...)
+	body, term, out, found := a.findLine(line, s, st)
+	if !found {
+		return append(dst, out...)
 	}
-	st.Annotated++
-	st.Codes += int64(len(s.matches))
 	dst = a.appendMerged(dst, body, s.matches, &s.merge)
 	return append(dst, term...)
 }
