@@ -7,6 +7,11 @@
 //	go run ./bench/kafka -brokers 127.0.0.1:9092   # a real broker
 //
 // With kfake the broker runs in the same process and shares the CPU.
+//
+// With -streams (a real broker only) the same input topic then goes
+// through the Kafka Streams app of bench/kafka/streams (built and run by
+// bench/kafka/streams.sh) into a second output topic, measured the same
+// way from outside; the two outputs are then compared record by record.
 package main
 
 import (
@@ -40,7 +45,13 @@ func main() {
 	format := flag.String("format", "text", "output format: text, json or merge")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	commit := flag.Duration("commit-interval", time.Second, "offset commit interval; 0 commits after every batch")
+	streams := flag.Bool("streams", false, "also run the Kafka Streams app on the same input and compare (needs -brokers, Java 17+ and Maven)")
+	streamsScript := flag.String("streams-script", "bench/kafka/streams.sh", "the script that builds and runs the Kafka Streams app")
+	streamsThreads := flag.Int("streams-threads", 2, "the Kafka Streams app's stream threads")
 	flag.Parse()
+	if *streams && (*brokers == "" || *format != "text" || *compression != "none") {
+		log.Fatal("-streams needs -brokers, text format and no compression: the Streams app is measured on a real broker with the same output")
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -49,14 +60,18 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*brokers, *n, *partitions, *compression, *format, *commit); err != nil {
+	var st *streamsRun
+	if *streams {
+		st = &streamsRun{script: *streamsScript, threads: *streamsThreads}
+	}
+	if err := run(*brokers, *n, *partitions, *compression, *format, *commit, st); err != nil {
 		log.Print(err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(brokers string, n, partitions int, compression, format string, commit time.Duration) error {
+func run(brokers string, n, partitions int, compression, format string, commit time.Duration, st *streamsRun) error {
 	ctx := context.Background()
 	note := ", broker apart"
 	if brokers == "" {
@@ -77,6 +92,7 @@ func run(brokers string, n, partitions int, compression, format string, commit t
 	if _, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{
 		{Topic: in, NumPartitions: partitions, ReplicationFactor: 1},
 		{Topic: out, NumPartitions: partitions, ReplicationFactor: 1},
+		{Topic: out + "-streams", NumPartitions: partitions, ReplicationFactor: 1},
 	}}); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
@@ -87,12 +103,7 @@ func run(brokers string, n, partitions int, compression, format string, commit t
 		RequiredAcks: kafkago.RequireAll, BatchSize: 10000, BatchTimeout: time.Millisecond}
 	msgs := make([]kafkago.Message, 0, 20000)
 	for i := 0; i < n; i++ {
-		v := fmt.Sprintf("2024-05-01T12:00:00.000Z INFO im-gateway req=%08d user=alice%06d action=send_message", i, i%1000)
-		if i%10 == 0 {
-			v += " error 898001"
-		}
-		v += strings.Repeat(".", max(0, 150-len(v)))
-		msgs = append(msgs, kafkago.Message{Value: []byte(v[:150])})
+		msgs = append(msgs, kafkago.Message{Value: record(i)})
 		if len(msgs) == cap(msgs) || i == n-1 {
 			if err := w.WriteMessages(ctx, msgs...); err != nil {
 				return fmt.Errorf("fill: %w", err)
@@ -151,10 +162,70 @@ func run(brokers string, n, partitions int, compression, format string, commit t
 	sink.Close()
 	src.Close()
 	elapsed := end.Sub(t0)
+	ann := result{n: n, elapsed: elapsed, steady: end.Sub(start), cpu: cpu}
 	fmt.Printf("moved %d records (%s, compression %s, %d partitions, commit interval %s, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery), %.1f s CPU per million records (this process%s)\n",
 		n, format, compression, partitions, commitName(commit), runtime.GOMAXPROCS(0), elapsed.Round(time.Millisecond),
 		float64(n)/elapsed.Seconds(), float64(n)/end.Sub(start).Seconds(), cpu.Seconds()*1e6/float64(n), note)
-	return nil
+	if st == nil {
+		return nil
+	}
+	ks, err := st.run(ctx, client, addrs, in, out+"-streams", "bench-streams-"+suffix, cat, partitions, n)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Kafka Streams app (%d stream threads, JVM started by the bench) moved %d records in %s: %.0f records/s (%.0f from the first output), %.1f s CPU per million records (the JVM, start-up included)\n",
+		st.threads, n, ks.elapsed.Round(time.Millisecond), float64(n)/ks.elapsed.Seconds(), float64(n)/ks.steady.Seconds(), ks.cpu.Seconds()*1e6/float64(n))
+	fmt.Printf("annotator / Streams: %.2f× records/s (%.2f× from the first output), %.2f× less CPU per record; load average %s\n",
+		ks.elapsed.Seconds()/ann.elapsed.Seconds(), ks.steady.Seconds()/ann.steady.Seconds(), ks.cpu.Seconds()/ann.cpu.Seconds(), loadAverage())
+	return compareOutputs(ctx, addrs, out, out+"-streams", n)
+}
+
+// record is the i-th input record: 150 bytes, one in ten holding a code.
+// One in a thousand (none of those) ends with one of edgeTails instead, so
+// that comparing two implementations' outputs covers the matching rule's
+// edges and not only the one code of the bulk.
+func record(i int) []byte {
+	v := fmt.Sprintf("2024-05-01T12:00:00.000Z INFO im-gateway req=%08d user=alice%06d action=send_message", i, i%1000)
+	switch {
+	case i%10 == 0:
+		v += " error 898001"
+	case i%1000 == 505:
+		v += " " + edgeTails[(i/1000)%len(edgeTails)]
+	}
+	v += strings.Repeat(".", max(0, 150-len(v)))
+	return []byte(v[:150])
+}
+
+// edgeTails are the cases of README "What counts as a code", short enough
+// to fit the 150 bytes.
+var edgeTails = []string{
+	"1898001 8980012 0x898001 898001_", // touched: no code
+	"3.898001 898001.5",                // decimals: no code
+	"错误码898001，",                       // non-ASCII around: a code
+	"812345 898001",                    // unknown code left alone
+	"898004,871310;898004",             // two codes, one repeated
+	"(803001)",                         // no English message
+	"x898001 898001x _898001 898001",   // only the last one
+	"898001.x 1.898001",                // '.' without digit after; decimal
+}
+
+type result struct {
+	n       int
+	elapsed time.Duration // from start to the last record out
+	steady  time.Duration // from the first record out to the last
+	cpu     time.Duration
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // cpuTime is the CPU time this process has used, user and system.

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annotator-dev/annotator/catalog"
+)
+
+// Every edge case must reach the topic whole: a tail cut at 150 bytes
+// would test a different case than its comment says.
+func TestRecordCarriesEveryEdgeTail(t *testing.T) {
+	for k := range edgeTails {
+		i := k*1000 + 505
+		r := record(i)
+		if len(r) != 150 {
+			t.Errorf("record %d is %d bytes, want 150", i, len(r))
+		}
+		if !bytes.Contains(r, []byte(" "+edgeTails[k]+".")) {
+			t.Errorf("record %d lacks edge tail %q whole: %q", i, edgeTails[k], r)
+		}
+	}
+	if !bytes.Contains(record(10), []byte(" error 898001.")) || bytes.Contains(record(11), []byte("898001")) {
+		t.Errorf("one in ten records should hold code 898001: %q, %q", record(10), record(11))
+	}
+}
+
+// The Streams app takes the first variant of a code as the one to show,
+// as annotator's text output does; writeCodes must list it first.
+func TestWriteCodesListsPreferredVariantFirst(t *testing.T) {
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/codes.tsv"
+	if err := writeCodes(path, cat); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			t.Fatalf("line %q has %d fields, want 4", line, len(f))
+		}
+		if _, ok := first[f[0]]; !ok {
+			first[f[0]] = f[1] + "|" + f[2]
+		}
+	}
+	// README "Text output": 803001 has no English message and reads
+	// " [803001 | 发送消息失败…]" with the sdk/server meaning.
+	if got := first["803001"]; got != "|发送消息失败，状态存储异常" {
+		t.Errorf("803001 first variant %q", got)
+	}
+	if got := first["898001"]; got != "User exists|用户已存在" {
+		t.Errorf("898001 first variant %q", got)
+	}
+}
+
+func TestProcCPUCountsThisProcess(t *testing.T) {
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	cpu, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu <= 0 {
+		t.Errorf("procCPU(self) = %s after spinning, want > 0", cpu)
+	}
+	if _, err := procCPU(-1); err == nil {
+		t.Error("procCPU(-1) gave no error")
+	}
+}
