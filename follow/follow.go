@@ -7,13 +7,17 @@
 // the files behind it:
 //
 //   - rename and create (logrotate's default): the renamed file is read
-//     to its end through the descriptor already open, then the new file
-//     from its start;
+//     through the descriptor already open until its writer has moved on
+//     to the new file (a daemon reopens its log only on postrotate's
+//     HUP, often seconds later), then the new file from its start; late
+//     lines from processes that reopen later still are read as they come;
 //   - delete and create: the same, the open descriptor keeping the
 //     deleted file readable until its end;
 //   - copytruncate: the lines not read before the truncation are read
 //     from the rotated copy (app.log.1, or what the Rotated patterns
-//     name) at the same offset, then the file from its start;
+//     name) at the same offset, then copies made meanwhile, then the file
+//     from its start;
+//   - compressed generations (app.log.2.gz) are read through gzip;
 //   - truncate and rewrite: the file is read again from its start.
 //
 // A line is handed on only once its newline has arrived. Checkpoints
