@@ -31,6 +31,13 @@ const MaxBackoff = time.Second
 // ErrNoTopic says a topic does not exist.
 var ErrNoTopic = errors.New("does not exist")
 
+// topicGrace is how long a topic the brokers do not know is asked for
+// again before it is called missing: a topic created moments ago reaches
+// every broker's metadata a little later (Kafka's own clients wait up to
+// max.block.ms for it), and a stage started right after its topics were
+// created must not fail for that.
+const topicGrace = 5 * time.Second
+
 // CheckTopics waits until the brokers answer (retrying with backoff for up
 // to timeout, logging as it goes) and checks that every topic exists. Its
 // errors say which: unreachable brokers, refused credentials, a missing
@@ -40,25 +47,38 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	backoff := 200 * time.Millisecond
-	var lastLog time.Time
+	var lastLog, firstMissing time.Time
+	var noTopic error // a topic the brokers did not know at the last answer
 	eofs := 0
 	for {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		md, err := c.Metadata(actx, &kafkago.MetadataRequest{Topics: topics})
 		acancel()
 		if err == nil {
+			missing := ""
 			for _, t := range md.Topics {
-				if t.Error != nil {
-					if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
-						return fmt.Errorf("topic %q %w on %s", t.Name, ErrNoTopic, strings.Join(brokers, ","))
-					}
+				if t.Error == nil {
+					continue
+				}
+				if !errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
 					return fmt.Errorf("topic %q: %w", t.Name, t.Error)
 				}
+				missing = t.Name
 			}
-			if len(md.Topics) < len(topics) {
+			switch {
+			case missing == "" && len(md.Topics) < len(topics):
 				return fmt.Errorf("topics %v: the brokers returned metadata for only %d", topics, len(md.Topics))
+			case missing == "":
+				return nil
 			}
-			return nil
+			if firstMissing.IsZero() {
+				firstMissing = time.Now()
+			}
+			noTopic = fmt.Errorf("topic %q %w on %s", missing, ErrNoTopic, strings.Join(brokers, ","))
+			if time.Since(firstMissing) >= topicGrace || ctx.Err() != nil {
+				return noTopic
+			}
+			err = noTopic
 		}
 		if AuthFailure(err) {
 			return fmt.Errorf("brokers %s %s: %w", strings.Join(brokers, ","), authFailureText(err), err)
@@ -75,9 +95,14 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 			eofs = 0
 		}
 		if ctx.Err() != nil {
+			if noTopic != nil {
+				return noTopic
+			}
 			return fmt.Errorf("brokers %s unreachable for %s: %w", strings.Join(brokers, ","), timeout, err)
 		}
-		if time.Since(lastLog) >= 5*time.Second {
+		if !firstMissing.IsZero() {
+			backoff = min(backoff, 500*time.Millisecond)
+		} else if time.Since(lastLog) >= 5*time.Second {
 			lastLog = time.Now()
 			log.Warn("kafka: brokers not answering, retrying", "brokers", strings.Join(brokers, ","), "err", err)
 		}
@@ -85,6 +110,9 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if noTopic != nil {
+				return noTopic
+			}
 			return fmt.Errorf("brokers %s unreachable for %s: %w", strings.Join(brokers, ","), timeout, err)
 		case <-t.C:
 		}

@@ -137,6 +137,14 @@ func (b *Broker) CreateTopic(prefix string, partitions int) string {
 func (b *Broker) CreateTopicWith(prefix string, partitions int, settings map[string]string) string {
 	b.t.Helper()
 	name := b.Name(prefix)
+	b.CreateTopicNamed(name, partitions, settings)
+	return name
+}
+
+// CreateTopicNamed creates the topic name (see Name) and waits until its
+// partitions have leaders.
+func (b *Broker) CreateTopicNamed(name string, partitions int, settings map[string]string) {
+	b.t.Helper()
 	c := b.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -152,7 +160,6 @@ func (b *Broker) CreateTopicWith(prefix string, partitions int, settings map[str
 		b.t.Fatalf("create topic %s: %v", name, err)
 	}
 	b.waitLeaders(ctx, c, name, partitions)
-	return name
 }
 
 // waitLeaders waits until topic has partitions partitions, each with a

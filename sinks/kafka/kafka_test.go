@@ -57,6 +57,27 @@ func TestSinkKeysHeadersCodes(t *testing.T) {
 	}
 }
 
+// A topic created just after the stage started (by the same deployment
+// script, say) is waited for a few seconds rather than called missing: a
+// new topic reaches every broker's metadata a little later.
+func TestSinkTopicCreatedJustAfterStart(t *testing.T) {
+	b := kafkatest.Start(t)
+	name := b.Name("late")
+	errc := make(chan error, 1)
+	go func() {
+		s, err := kafkasink.New(context.Background(), kafkasink.Config{Brokers: b.Addrs, Topic: name})
+		if s != nil {
+			s.Close()
+		}
+		errc <- err
+	}()
+	time.Sleep(time.Second) // the sink asks for the topic meanwhile
+	b.CreateTopicNamed(name, 1, nil)
+	if err := <-errc; err != nil {
+		t.Fatalf("a topic created a second after start: %v", err)
+	}
+}
+
 // TestSinkMissingTopic and unreachable brokers fail at start with errors
 // that say what is wrong.
 func TestSinkStartErrors(t *testing.T) {
