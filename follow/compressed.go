@@ -67,10 +67,6 @@ func (r rotatedFile) head(n int64) []byte {
 	return buf[:got]
 }
 
-// holds reports whether the file may hold n bytes of content: a gzip
-// file's compressed size says nothing about that.
-func (r rotatedFile) holds(n int64) bool { return r.gz || r.fi.Size() >= n }
-
 // matches reports whether the file's content starts with the bytes an
 // identity was taken from.
 func (r rotatedFile) matches(id checkpoint.Identity) bool {

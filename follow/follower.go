@@ -871,14 +871,18 @@ func withoutCompressedTwins(files []rotatedFile) []rotatedFile {
 }
 
 // findCopy looks among the rotated files for a copy of a truncated file:
-// one that starts with the same bytes and holds more than was read.
+// one that starts with the same bytes. The copy may hold less than was
+// read: lines written between copytruncate's copy and its truncation
+// were read from the file but are in the copy no more. It is taken all
+// the same, with nothing left to read in it, since the copies made after
+// it, while the follower was behind, are found from it.
 func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 	if len(fp) == 0 {
 		return nil
 	}
 	var found *os.File
 	for _, r := range f.rotatedFiles() {
-		if found == nil && r.holds(pos) {
+		if found == nil {
 			if _, cino := devIno(r.fi); cino != ino && r.copyOf(fp) {
 				if file, err := f.openRotated(r); err == nil {
 					found = file
@@ -892,23 +896,26 @@ func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 }
 
 // findByIdentity looks among the rotated files for the one a checkpoint
-// names: the same inode and first bytes (renamed), or a copy with the
-// same first bytes (copytruncate), holding at least the checkpointed
-// offset.
+// names: the same inode and first bytes (renamed), holding at least the
+// checkpointed offset, or a copy with the same first bytes
+// (copytruncate). A copy may hold less than the offset (see findCopy):
+// it is still the generation the newer ones are found from.
 func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
 	var same *os.File
 	var copyFile *rotatedFile
 	for _, r := range f.rotatedFiles() {
 		keep := false
-		if same == nil && r.holds(e.Offset) {
-			// A file checkpointed while still empty has no fingerprint:
-			// only its inode tells it, and no copy can be recognised.
-			if r.matches(e.File) {
-				if dev, ino := devIno(r.fi); dev == e.File.Dev && ino == e.File.Ino && !r.gz {
+		// A file checkpointed while still empty has no fingerprint: only
+		// its inode tells it, and no copy can be recognised.
+		if same == nil && r.matches(e.File) {
+			dev, ino := devIno(r.fi)
+			switch {
+			case dev == e.File.Dev && ino == e.File.Ino && !r.gz:
+				if r.fi.Size() >= e.Offset {
 					same, keep = r.f, true
-				} else if copyFile == nil && e.File.FPLen > 0 {
-					copyFile, keep = &r, true
 				}
+			case copyFile == nil && e.File.FPLen > 0:
+				copyFile, keep = &r, true
 			}
 		}
 		if !keep {

@@ -288,8 +288,13 @@ func (r *reader) atEnd() endState {
 func (r *reader) truncated() bool {
 	r.next = afterRestart
 	if cp := r.fol.findCopy(r.fp, r.pos, r.ino); cp != nil {
-		r.fol.log.Info("file truncated; reading the rest of its lines from the rotated copy",
-			"file", r.fol.path, "copy", cp.Name(), "offset", r.pos)
+		if fi, err := cp.Stat(); err == nil && fi.Size() <= r.pos {
+			r.fol.log.Info("file truncated; its rotated copy holds nothing that was not read (what was written between the copy and the truncation is in no file but was read here)",
+				"file", r.fol.path, "copy", cp.Name(), "offset", r.pos)
+		} else {
+			r.fol.log.Info("file truncated; reading the rest of its lines from the rotated copy",
+				"file", r.fol.path, "copy", cp.Name(), "offset", r.pos)
+		}
 		r.src = cp
 		r.fixed = true
 		// Copies made by later rotations, while this one was still being
