@@ -19,23 +19,31 @@ libs=$home/libs
 log4j_version=${KAFKA_LOG4J_VERSION:-2.24.3}
 
 kafka_fetch() {
-  if [ -f "$libs/kafka_2.13-$version.jar" ] && [ -f "$libs/log4j-slf4j-impl-$log4j_version.jar" ]; then
+  maven_fetch kafka_2.13 "$version" "$libs"
+}
+
+# maven_fetch ARTIFACT VERSION DIR: org.apache.kafka:ARTIFACT:VERSION, its
+# runtime dependencies and the log4j binding, into DIR once (also used by
+# bench/kafka/streams.sh for kafka-streams).
+maven_fetch() {
+  local artifact=$1 ver=$2 dir=$3
+  if [ -f "$dir/$artifact-$ver.jar" ] && [ -f "$dir/log4j-slf4j-impl-$log4j_version.jar" ]; then
     return
   fi
-  echo "== fetching Apache Kafka $version with Maven into $libs"
+  echo "== fetching org.apache.kafka:$artifact:$ver with Maven into $dir"
   local pomdir
   pomdir=$(mktemp -d)
   cat >"$pomdir/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>local.annotator</groupId>
-  <artifactId>kafka-broker</artifactId>
+  <artifactId>$artifact-jars</artifactId>
   <version>1</version>
   <dependencies>
     <dependency>
       <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_2.13</artifactId>
-      <version>$version</version>
+      <artifactId>$artifact</artifactId>
+      <version>$ver</version>
     </dependency>
     <dependency>
       <groupId>org.apache.logging.log4j</groupId>
@@ -50,15 +58,15 @@ kafka_fetch() {
   </dependencies>
 </project>
 POM
-  rm -rf "$libs.tmp"
-  mkdir -p "$libs.tmp"
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp"
   # Batch mode, no transfer progress and no colour: plain lines in a CI
   # log rather than progress bars and escape codes. Maven 3.8 still writes
   # colour resets ("ESC[0m") in quiet batch mode, so they are stripped too.
   mvn -q -B -ntp -Dstyle.color=never -f "$pomdir/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs.tmp" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
-  rm -rf "$libs" "$pomdir"
-  mv "$libs.tmp" "$libs"
+    -DincludeScope=runtime -DoutputDirectory="$dir.tmp" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+  rm -rf "$dir" "$pomdir"
+  mv "$dir.tmp" "$dir"
 }
 
 free_port() {

@@ -16,48 +16,15 @@
 #   STREAMS_HEAP     the app's heap flags (default -Xms256m -Xmx256m)
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)/streams/Annotate.java
+
+# The same fetching as the CI's broker, into this app's own directory.
+# shellcheck source=../../.ci/kafka-lib.sh
+. "$(dirname "$0")/../../.ci/kafka-lib.sh"
 version=${STREAMS_VERSION:-4.1.0}
 home=${STREAMS_HOME:-$HOME/.cache/annotator/kafka-streams-$version}
 libs=$home/libs
 classes=$home/classes
-log4j_version=2.24.3
-
-if [ ! -f "$libs/kafka-streams-$version.jar" ]; then
-  echo "== fetching kafka-streams $version with Maven into $libs" >&2
-  pomdir=$(mktemp -d)
-  cat >"$pomdir/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.annotator</groupId>
-  <artifactId>kafka-streams-bench</artifactId>
-  <version>1</version>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka-streams</artifactId>
-      <version>$version</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>$log4j_version</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-core</artifactId>
-      <version>$log4j_version</version>
-    </dependency>
-  </dependencies>
-</project>
-POM
-  rm -rf "$libs.tmp"
-  mkdir -p "$libs.tmp"
-  # Maven 3.8 writes colour resets even in quiet batch mode; strip them.
-  mvn -q -B -ntp -Dstyle.color=never -f "$pomdir/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs.tmp" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
-  rm -rf "$libs" "$pomdir"
-  mv "$libs.tmp" "$libs"
-fi
+maven_fetch kafka-streams "$version" "$libs" >&2
 
 if [ ! -f "$classes/Annotate.class" ] || [ "$src" -nt "$classes/Annotate.class" ]; then
   mkdir -p "$classes"
