@@ -391,18 +391,8 @@ func skipStringBody(b []byte, i int) int {
 }
 
 // stringSpecial sets the high bit of each byte of w that is '"', a
-// backslash or below 0x20; bytes of 0x80 and above are plain. As in
-// needsEscape, no sum carries from one byte into the next.
+// backslash or below 0x20; bytes of 0x80 and above are plain: what
+// needsEscape marks, less the bytes with their own high bit set.
 func stringSpecial(w uint64) uint64 {
-	const (
-		ones = 0x0101010101010101
-		low7 = 0x7f7f7f7f7f7f7f7f
-	)
-	lo := w & low7
-	control := ^(lo + ones*(0x80-0x20))
-	q := lo ^ ones*'"'
-	quote := ^((q + low7) | q)
-	bs := lo ^ ones*'\\'
-	backslash := ^((bs + low7) | bs)
-	return (control | quote | backslash) &^ w & (ones * 0x80)
+	return needsEscape(w) &^ w
 }
