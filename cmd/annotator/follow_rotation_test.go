@@ -23,13 +23,7 @@ func TestFollowLateReopenAfterCreate(t *testing.T) {
 	for _, slow := range []bool{false, true} {
 		t.Run(map[bool]string{false: "fast", true: "slow"}[slow], func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			path := filepath.Join(dir, "app.log")
-			w := startWriter(t, path)
-			w.do("w 1")
-			c := newCollector()
-			a := startFollow(t, c, slow, "--follow", path, "--state", filepath.Join(dir, "state"), "--buffer-size", "4096")
-			a.waitLog("following file")
+			w, c, a := followWriter(t, slow)
 			for round := 0; round < 3; round++ {
 				w.do("w 1000")
 				w.do("r create")
@@ -49,6 +43,20 @@ func TestFollowLateReopenAfterCreate(t *testing.T) {
 }
 
 const note871310 = " [871310 Network not available,please check your network connection. | 网络连接已断开，请检查网络]"
+
+// followWriter starts a logwriter on a new file holding one line, and the
+// binary following it with checkpoints and small batches.
+func followWriter(t *testing.T, slow bool) (*writerProc, *collector, *annRun) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	w := startWriter(t, path)
+	w.do("w 1")
+	c := newCollector()
+	a := startFollow(t, c, slow, "--follow", path, "--state", filepath.Join(dir, "state"), "--buffer-size", "4096")
+	a.waitLog("following file")
+	return w, c, a
+}
 
 // textFollow runs the binary following path with text output, and
 // collects its output.
@@ -334,13 +342,7 @@ func TestFollowManyRotationsWhileBehind(t *testing.T) {
 	for _, kind := range []string{"copytruncate", "rename", "create"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			path := filepath.Join(dir, "app.log")
-			w := startWriter(t, path)
-			w.do("w 1")
-			c := newCollector()
-			a := startFollow(t, c, true, "--follow", path, "--state", filepath.Join(dir, "state"), "--buffer-size", "4096")
-			a.waitLog("following file")
+			w, c, a := followWriter(t, true)
 			for i := 0; i < 7; i++ {
 				w.do("w 3000")
 				w.do("r " + kind)
