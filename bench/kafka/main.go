@@ -43,7 +43,7 @@ func main() {
 	partitions := flag.Int("partitions", 4, "partitions of each topic")
 	compression := flag.String("compression", "none", "produce compression")
 	format := flag.String("format", "text", "output format: text, json or merge")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the stage (not of filling the input) here")
 	commit := flag.Duration("commit-interval", time.Second, "offset commit interval; 0 commits after every batch")
 	streams := flag.Bool("streams", false, "also run the Kafka Streams app on the same input and compare (needs -brokers, Java 17+ and Maven)")
 	streamsScript := flag.String("streams-script", "bench/kafka/streams.sh", "the script that builds and runs the Kafka Streams app")
@@ -52,26 +52,17 @@ func main() {
 	if *streams && (*brokers == "" || *format != "text" || *compression != "none") {
 		log.Fatal("-streams needs -brokers, text format and no compression: the Streams app is measured on a real broker with the same output")
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	var st *streamsRun
 	if *streams {
 		st = &streamsRun{script: *streamsScript, threads: *streamsThreads}
 	}
-	if err := run(*brokers, *n, *partitions, *compression, *format, *commit, st); err != nil {
+	if err := run(*brokers, *n, *partitions, *compression, *format, *commit, *cpuprofile, st); err != nil {
 		log.Print(err)
-		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(brokers string, n, partitions int, compression, format string, commit time.Duration, st *streamsRun) error {
+func run(brokers string, n, partitions int, compression, format string, commit time.Duration, cpuprofile string, st *streamsRun) error {
 	ctx := context.Background()
 	note := ", broker apart"
 	if brokers == "" {
@@ -152,12 +143,24 @@ func run(brokers string, n, partitions int, compression, format string, commit t
 			}
 		}
 	}}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+	}
 	t0 := time.Now()
 	cpu0 := cpuTime()
 	if _, err := pipeline.Run(runCtx, src, a, sink, opt); err != nil {
+		pprof.StopCPUProfile()
 		return err
 	}
 	end := <-done
+	pprof.StopCPUProfile()
 	cpu := cpuTime() - cpu0
 	sink.Close()
 	src.Close()
