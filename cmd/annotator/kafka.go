@@ -227,16 +227,30 @@ type kafkaOutput struct {
 	conn         *kafkaConn
 	topic        string
 	compression  string
-	batchTimeout time.Duration
+	batchTimeout setFlag
 	dlqTopic     string
+}
+
+// setFlag is a flag.Value that remembers whether it was given (on the
+// command line or through the config file).
+type setFlag struct {
+	flag.Value
+	given bool
+}
+
+func (f *setFlag) Set(s string) error {
+	f.given = true
+	return f.Value.Set(s)
 }
 
 func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	o.conn = sharedKafkaConn(fs)
 	fs.StringVar(&o.topic, "kafka-out-topic", "", "produce the annotated lines to this Kafka topic instead of standard output")
 	fs.StringVar(&o.compression, "kafka-compression", "none", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
-	fs.Var(flagvalue.NewDuration(&o.batchTimeout, 2*time.Millisecond, time.Microsecond, 10*time.Second), "kafka-batch-timeout",
-		"longest a partly filled produce batch waits for more, 1µs to 10s")
+	var unused time.Duration
+	o.batchTimeout.Value = flagvalue.NewDuration(&unused, 2*time.Millisecond, time.Microsecond, 10*time.Second)
+	fs.Var(&o.batchTimeout, "kafka-batch-timeout",
+		"no effect: each batch is produced as soon as it is annotated (accepted, with a warning, so that existing settings still start)")
 	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set records the output topic refuses (too large, invalid) aside in this topic and go on; without it they stop the run")
 }
 
@@ -254,9 +268,12 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 	if err != nil {
 		return nil, err
 	}
+	if o.batchTimeout.given {
+		env.log.Warn("--kafka-batch-timeout (sinks.kafka batch_timeout) has no effect: each batch is produced as soon as it is annotated; remove the setting")
+	}
 	cfg := kafkasink.Config{
 		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,
-		Compression: o.compression, BatchTimeout: o.batchTimeout,
+		Compression:  o.compression,
 		StartTimeout: o.conn.connectTimeout, DeadLetterTopic: o.dlqTopic, Log: env.log,
 	}
 	if env.metrics != nil { // a nil registry in the interface would still be called

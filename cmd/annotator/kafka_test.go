@@ -247,6 +247,17 @@ func TestKafkaFromStdin(t *testing.T) {
 	if len(got[2].Headers) != 1 || string(got[2].Headers[0].Value) != "898001" || len(got[1].Headers) != 0 {
 		t.Errorf("headers %v / %v", got[2].Headers, got[1].Headers)
 	}
+
+	// --kafka-batch-timeout no longer does anything: still accepted, with
+	// a warning saying so.
+	old := b.CreateTopic("old", 1)
+	r = runBin(t, strings.NewReader("again 898001\n"), "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", old, "--kafka-batch-timeout", "5ms")
+	if r.code != 0 || !strings.Contains(string(r.stderr), "--kafka-batch-timeout (sinks.kafka batch_timeout) has no effect") {
+		t.Fatalf("with --kafka-batch-timeout: exit %d, stderr %s", r.code, r.stderr)
+	}
+	if got := b.ReadAll(old, 1, 20*time.Second); len(got) != 1 || string(got[0].Value) != "again 898001"+note898001 {
+		t.Errorf("with --kafka-batch-timeout: %d messages %v", len(got), got)
+	}
 }
 
 // TestKafkaStartErrors: each start-up problem gets an error naming it.

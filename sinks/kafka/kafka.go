@@ -60,10 +60,6 @@ type Config struct {
 	SASL    sasl.Mechanism
 	// Compression: "none", "gzip", "snappy", "lz4" or "zstd".
 	Compression string
-	// BatchTimeout is the longest a partly filled batch waits for more
-	// messages; each Write sends all it has at once, so this bounds only
-	// the tail of a Write. 0 means 2 ms.
-	BatchTimeout time.Duration
 	// AttemptTimeout bounds one produce attempt. 0 means 30 s.
 	AttemptTimeout time.Duration
 	// StartTimeout bounds how long New keeps trying to reach the brokers.
@@ -81,8 +77,8 @@ type Config struct {
 // Sink produces to one topic. It implements pipeline.RecordSink.
 type Sink struct {
 	cfg       Config
-	w         *kafkago.Writer
-	dlq       *kafkago.Writer // nil without a dead-letter topic
+	out       *producer
+	dlq       *producer // nil without a dead-letter topic
 	transport *kafkago.Transport
 	balancer  *stickyBalancer
 	hook      metrics.ProduceHook
@@ -114,9 +110,6 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	comp, err := ParseCompression(cfg.Compression)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = 2 * time.Millisecond
 	}
 	if cfg.AttemptTimeout <= 0 {
 		cfg.AttemptTimeout = 30 * time.Second
@@ -151,35 +144,16 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	s := &Sink{cfg: cfg, transport: tr, balancer: &stickyBalancer{}, hook: cfg.Hook, log: cfg.Log,
 		warn: kafkaconn.Every{Interval: 10 * time.Second}}
-	s.w = &kafkago.Writer{
-		Addr:      kafkago.TCP(cfg.Brokers...),
-		Topic:     cfg.Topic,
-		Transport: tr,
-		Balancer:  s.balancer,
-		// kafka-go's default is to wait for no acknowledgement at all.
-		RequiredAcks: kafkago.RequireAll,
-		// A Write hands over a whole pipeline batch; the writer cuts it
-		// by bytes. Kafka refuses record batches over its message size
-		// limit (1 MiB by default), so batches stay under it.
-		BatchSize:    4096,
-		BatchBytes:   pipeline.DefaultMaxRecord,
-		BatchTimeout: cfg.BatchTimeout,
-		Compression:  comp,
-		// Retries live here in Write, with logs and no deadline but the
-		// caller's; the writer's own are kept short.
-		MaxAttempts:     2,
-		WriteBackoffMin: 50 * time.Millisecond,
-		WriteBackoffMax: 500 * time.Millisecond,
-	}
+	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr}
+	// A Write hands over a whole pipeline batch; it goes out in requests
+	// of at most pipeline.DefaultMaxRecord bytes per partition, since
+	// Kafka refuses record batches over its message size limit (1 MiB
+	// by default).
+	s.out = &producer{client: client, topic: cfg.Topic, balancer: s.balancer, compression: comp, maxBytes: pipeline.DefaultMaxRecord}
 	if cfg.DeadLetterTopic != "" {
-		// Records set aside are rare and go one at a time; a key goes
-		// where Java's partitioner would put it.
-		s.dlq = &kafkago.Writer{
-			Addr: kafkago.TCP(cfg.Brokers...), Topic: cfg.DeadLetterTopic, Transport: tr,
-			Balancer: &kafkago.Murmur2Balancer{}, RequiredAcks: kafkago.RequireAll,
-			BatchSize: 1, BatchTimeout: time.Millisecond, Compression: comp,
-			MaxAttempts: 2, WriteBackoffMin: 50 * time.Millisecond, WriteBackoffMax: 500 * time.Millisecond,
-		}
+		// Records set aside are rare; a key goes where Java's
+		// partitioner would put it.
+		s.dlq = &producer{client: client, topic: cfg.DeadLetterTopic, balancer: &kafkago.Murmur2Balancer{}, compression: comp, maxBytes: pipeline.DefaultMaxRecord}
 	}
 	return s, nil
 }
@@ -237,7 +211,7 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 		all = append(all, i)
 	}
 	s.idx = all
-	refused, err := s.send(ctx, s.w, s.cfg.Topic, msgs, all)
+	refused, err := s.send(ctx, s.out, msgs, all)
 	if err != nil {
 		return err
 	}
@@ -252,11 +226,12 @@ type refusal struct {
 	err   error
 }
 
-// send produces msgs[i] for each i in idx through w, retrying failures
+// send produces msgs[i] for each i in idx through p, retrying failures
 // that a retry can cure with backoff for as long as ctx allows. It
 // returns the messages refused for themselves (too large, invalid), and
 // an error only for what stops the run.
-func (s *Sink) send(ctx context.Context, w *kafkago.Writer, topic string, msgs []kafkago.Message, idx []int) ([]refusal, error) {
+func (s *Sink) send(ctx context.Context, p *producer, msgs []kafkago.Message, idx []int) ([]refusal, error) {
+	topic := p.topic
 	var refused []refusal
 	pending := idx
 	batch := msgs
@@ -269,7 +244,7 @@ func (s *Sink) send(ctx context.Context, w *kafkago.Writer, topic string, msgs [
 				batch[k] = msgs[i]
 			}
 		}
-		err := s.attempt(ctx, w, batch)
+		err := s.attempt(ctx, p, batch)
 		if err == nil {
 			s.Produced.Add(int64(len(pending)))
 			if failures > 0 {
@@ -358,7 +333,7 @@ func (s *Sink) isolate(ctx context.Context, b *pipeline.Batch, msgs []kafkago.Me
 		halves = [][]int{suspects[:len(suspects)/2], suspects[len(suspects)/2:]}
 	}
 	for _, h := range halves {
-		again, err := s.send(ctx, s.w, s.cfg.Topic, msgs, h)
+		again, err := s.send(ctx, s.out, msgs, h)
 		if err != nil {
 			return err
 		}
@@ -394,7 +369,7 @@ func (s *Sink) poison(ctx context.Context, o *pipeline.Output, cause error) erro
 		kafkago.Header{Key: SourcePartitionHeader, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
 		kafkago.Header{Key: SourceOffsetHeader, Value: strconv.AppendInt(nil, r.Offset, 10)},
 	)
-	refused, err := s.send(ctx, s.dlq, s.cfg.DeadLetterTopic, []kafkago.Message{m}, []int{0})
+	refused, err := s.send(ctx, s.dlq, []kafkago.Message{m}, []int{0})
 	if err == nil && len(refused) > 0 {
 		err = refused[0].err
 	}
@@ -409,10 +384,10 @@ func (s *Sink) poison(ctx context.Context, o *pipeline.Output, cause error) erro
 	return nil
 }
 
-func (s *Sink) attempt(ctx context.Context, w *kafkago.Writer, msgs []kafkago.Message) error {
+func (s *Sink) attempt(ctx context.Context, p *producer, msgs []kafkago.Message) error {
 	actx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
 	defer cancel()
-	return w.WriteMessages(actx, msgs...)
+	return p.produce(actx, msgs)
 }
 
 // refusedRecord reports errors that refuse records for what they are, so
@@ -447,16 +422,10 @@ func fatal(err error) bool {
 	return false
 }
 
-// Close flushes and releases the producer.
+// Close releases the connections. Every Write has returned with its
+// messages acknowledged (or failed), so nothing is left to flush.
 func (s *Sink) Close() error {
-	err := s.w.Close()
-	if s.dlq != nil {
-		err = errors.Join(err, s.dlq.Close())
-	}
 	s.transport.CloseIdleConnections()
-	if err != nil {
-		return fmt.Errorf("close kafka output: %w", err)
-	}
 	return nil
 }
 
