@@ -114,7 +114,7 @@ func (ls *longLines) annotateRecord(b *Batch, s *annotate.Scratch) error {
 	}
 	delete(ls.lines, b.Stream)
 	b.Out = l.a.AppendRecord(b.Out, trimTerm(l.record), b.Meta, s, &b.Stats)
-	b.Outs = appendOutput(b.Outs, l.a, b.Out, nil, s)
+	b.Outs, b.codes = appendOutput(b.Outs, b.codes, l.a, b.Out, nil, s)
 	return nil
 }
 

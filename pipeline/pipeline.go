@@ -82,6 +82,8 @@ type Batch struct {
 	// Meta is a JSON fragment put into every JSON object of the batch.
 	Meta []byte
 	// Done, when set, runs once the sink has durably taken the batch.
+	// The source may reuse the batch from then on: nothing may keep its
+	// slices (Out, Outs and what they point to) past Done.
 	Done func()
 
 	// Filled by the pipeline.
@@ -91,6 +93,19 @@ type Batch struct {
 	// Annotator is the one that annotated the batch: the key indices of
 	// Stats.Hits are its.
 	Annotator *annotate.Annotator
+	// codes holds the Codes of every Output, one allocation per batch.
+	codes []string
+}
+
+// Reset empties b for reuse by its source, keeping the memory of its
+// slices, and drops what they point to so that a batch waiting to be
+// reused does not hold the data it carried.
+func (b *Batch) Reset() {
+	clear(b.Records)
+	clear(b.Outs)
+	clear(b.codes)
+	*b = Batch{Records: b.Records[:0], Out: b.Out[:0], Outs: b.Outs[:0], codes: b.codes[:0],
+		Stats: annotate.Stats{Hits: b.Stats.Hits[:0]}}
 }
 
 // resetStats empties b's counts for a new annotation, keeping the hit
@@ -109,7 +124,8 @@ type Source interface {
 // Sink takes annotated batches.
 type Sink interface {
 	// Write returns once the batch's output is durably taken: written to
-	// the file descriptor, or acknowledged by the broker.
+	// the file descriptor, or acknowledged by the broker. It must not
+	// keep the batch's slices: the source may reuse them afterwards.
 	Write(ctx context.Context, b *Batch) error
 	// Close flushes and releases the sink.
 	Close() error
@@ -351,6 +367,7 @@ func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Sc
 	b.resetStats(a)
 	b.Out = b.Out[:0]
 	b.Outs = b.Outs[:0]
+	b.codes = b.codes[:0]
 	switch {
 	case b.Kind == Records:
 		for i := range b.Records {
@@ -358,7 +375,7 @@ func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Sc
 			start := len(b.Out)
 			b.Out = a.AppendRecord(b.Out, r.Value, r.Meta, s, &b.Stats)
 			if records {
-				b.Outs = appendOutput(b.Outs, a, b.Out[start:], r, s)
+				b.Outs, b.codes = appendOutput(b.Outs, b.codes, a, b.Out[start:], r, s)
 			} else if len(b.Out) > start {
 				b.Out = append(b.Out, '\n')
 			}
@@ -378,7 +395,7 @@ func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Sc
 			line = trimTerm(line)
 			start := len(b.Out)
 			b.Out = a.AppendRecord(b.Out, line, b.Meta, s, &b.Stats)
-			b.Outs = appendOutput(b.Outs, a, b.Out[start:], nil, s)
+			b.Outs, b.codes = appendOutput(b.Outs, b.codes, a, b.Out[start:], nil, s)
 		}
 	default:
 		b.Out = a.AppendLines(b.Out, b.Data, b.Meta, s, &b.Stats)
@@ -397,17 +414,22 @@ func trimTerm(line []byte) []byte {
 }
 
 // appendOutput adds the output made from src (nil for a line).
-func appendOutput(outs []Output, a *annotate.Annotator, value []byte, src *Record, s *annotate.Scratch) []Output {
+// Its Codes are a piece of codes, which is returned grown.
+func appendOutput(outs []Output, codes []string, a *annotate.Annotator, value []byte, src *Record, s *annotate.Scratch) ([]Output, []string) {
 	ms := s.Matches()
 	if len(value) == 0 && len(ms) == 0 && a.Options().OnlyMatching {
-		return outs
+		return outs, codes
 	}
 	o := Output{Value: value, Source: src}
 	if src != nil {
 		o.Key, o.Headers = src.Key, src.Headers
 	}
-	for _, m := range ms {
-		o.Codes = append(o.Codes, a.Note(m.Key).Code)
+	if len(ms) > 0 {
+		start := len(codes)
+		for _, m := range ms {
+			codes = append(codes, a.Note(m.Key).Code)
+		}
+		o.Codes = codes[start:len(codes):len(codes)]
 	}
-	return append(outs, o)
+	return append(outs, o), codes
 }

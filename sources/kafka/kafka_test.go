@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,9 @@ func (s *sink) Write(_ context.Context, b *pipeline.Batch) error {
 		return errors.New("sink broke")
 	}
 	for _, o := range b.Outs {
+		// The batch is reused once delivered: keep copies.
 		o.Value = append([]byte(nil), o.Value...)
+		o.Codes = slices.Clone(o.Codes)
 		s.outs = append(s.outs, o)
 	}
 	if s.want > 0 && len(s.outs) >= s.want && s.enough != nil {
