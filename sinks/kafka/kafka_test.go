@@ -237,3 +237,51 @@ func (h *hookCounts) DeadLettered(source string) {
 	}
 	h.dead[source]++
 }
+
+// TestSinkOrderWithinPartition: a batch larger than one produce request
+// per partition (several MiB) arrives with each partition's messages in
+// the batch's order, keyed and unkeyed alike, each message once.
+func TestSinkOrderWithinPartition(t *testing.T) {
+	b := kafkatest.Start(t)
+	topic := b.CreateTopic("order", 3)
+	ctx := context.Background()
+	s, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 30000
+	pad := strings.Repeat(".", 300)
+	batch := &pipeline.Batch{Kind: pipeline.Records}
+	for i := 0; i < n; i++ {
+		o := pipeline.Output{Value: []byte(fmt.Sprintf("%06d %s", i, pad))}
+		if i%2 == 0 { // half keyed (spread by murmur2), half not (one partition per batch)
+			o.Key = []byte(fmt.Sprintf("k%d", i%10))
+		}
+		batch.Outs = append(batch.Outs, o)
+	}
+	if err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got := b.ReadAll(topic, n, 30*time.Second)
+	if len(got) != n {
+		t.Fatalf("read %d messages, want %d", len(got), n)
+	}
+	last := map[int]int{} // partition → sequence number last seen
+	seen := map[int]bool{}
+	for _, m := range got {
+		var seq int
+		fmt.Sscanf(string(m.Value), "%d", &seq)
+		if prev, ok := last[m.Partition]; ok && seq <= prev {
+			t.Fatalf("partition %d: message %d at offset %d after message %d", m.Partition, seq, m.Offset, prev)
+		}
+		last[m.Partition] = seq
+		if seen[seq] {
+			t.Fatalf("message %d twice", seq)
+		}
+		seen[seq] = true
+	}
+	if len(last) < 2 {
+		t.Errorf("all messages in %d partition(s): keys should spread them", len(last))
+	}
+}

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -10,6 +11,10 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
 )
+
+// errNotSent marks the messages not sent because an earlier request to
+// their partition failed; they are retried with it.
+var errNotSent = errors.New("not sent after an earlier request to the partition failed")
 
 // producer sends messages to their partitions' leaders with one produce
 // request per partition (more when a partition's messages exceed
@@ -35,9 +40,9 @@ type producer struct {
 	parts []int
 }
 
-// produce sends msgs (their indices idx) and returns nil when the broker
+// produce sends msgs and returns nil when the broker
 // acknowledged them all with acks=all. Otherwise it returns a
-// kafkago.WriteErrors of len(idx), an entry per message (nil for those
+// kafkago.WriteErrors of len(msgs), an entry per message (nil for those
 // acknowledged), or another error when nothing could be sent at all.
 func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 	n, err := p.partitions(ctx)
@@ -51,6 +56,7 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 		}
 	}
 	var errs kafkago.WriteErrors
+	var mu sync.Mutex // guards errs while partitions are sent in parallel
 	fail := func(i int, err error) {
 		if errs == nil {
 			errs = make(kafkago.WriteErrors, len(msgs))
@@ -58,8 +64,7 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 		errs[i] = err
 	}
 
-	// Group the messages by partition, keeping their order, and cut each
-	// partition's run into requests of at most maxBytes.
+	// Group the messages by partition, keeping their order.
 	byPart := make(map[int][]int, 1)
 	for i := range msgs {
 		if size := messageSize(&msgs[i]); size > p.maxBytes {
@@ -69,54 +74,53 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 		part := p.balancer.Balance(msgs[i], p.parts...)
 		byPart[part] = append(byPart[part], i)
 	}
-	type request struct {
-		part int
-		idx  []int
-	}
-	var reqs []request
-	for part, idx := range byPart {
-		start, size := 0, 0
-		for k, i := range idx {
-			s := messageSize(&msgs[i])
-			if k > start && size+s > p.maxBytes {
-				reqs = append(reqs, request{part, idx[start:k]})
-				start, size = k, 0
+	// A partition's requests go one after the other: sent side by side
+	// they could take different connections and be appended out of
+	// order. After a failed one the rest of the partition's are not sent,
+	// so that the retry keeps the order.
+	send := func(part int, idx []int) {
+		for len(idx) > 0 {
+			k, size := 0, 0
+			for k < len(idx) {
+				s := messageSize(&msgs[idx[k]])
+				if k > 0 && size+s > p.maxBytes {
+					break
+				}
+				size += s
+				k++
 			}
-			size += s
+			resp, err := p.client.Produce(ctx, &kafkago.ProduceRequest{
+				Topic: p.topic, Partition: part, RequiredAcks: kafkago.RequireAll,
+				Compression: p.compression, Records: &messageRecords{msgs: msgs, idx: idx[:k]},
+			})
+			if err == nil && resp != nil && resp.Error != nil {
+				err = resp.Error
+			}
+			if err != nil {
+				err = fmt.Errorf("partition %d: %w", part, err)
+				mu.Lock()
+				for _, i := range idx[:k] {
+					fail(i, err)
+				}
+				for _, i := range idx[k:] {
+					fail(i, fmt.Errorf("partition %d: %w", part, errNotSent))
+				}
+				mu.Unlock()
+				return
+			}
+			idx = idx[k:]
 		}
-		reqs = append(reqs, request{part, idx[start:]})
 	}
-
-	results := make([]error, len(reqs))
-	send := func(k int) {
-		r := reqs[k]
-		resp, err := p.client.Produce(ctx, &kafkago.ProduceRequest{
-			Topic: p.topic, Partition: r.part, RequiredAcks: kafkago.RequireAll,
-			Compression: p.compression, Records: &messageRecords{msgs: msgs, idx: r.idx},
-		})
-		if err == nil && resp != nil && resp.Error != nil {
-			err = resp.Error
+	if len(byPart) == 1 {
+		for part, idx := range byPart {
+			send(part, idx)
 		}
-		if err != nil {
-			results[k] = fmt.Errorf("partition %d: %w", r.part, err)
-		}
-	}
-	if len(reqs) == 1 {
-		send(0)
 	} else {
 		var wg sync.WaitGroup
-		for k := range reqs {
-			wg.Go(func() { send(k) })
+		for part, idx := range byPart {
+			wg.Go(func() { send(part, idx) })
 		}
 		wg.Wait()
-	}
-	for k, err := range results {
-		if err == nil {
-			continue
-		}
-		for _, i := range reqs[k].idx {
-			fail(i, err)
-		}
 	}
 	if errs != nil {
 		return errs
