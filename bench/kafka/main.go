@@ -5,6 +5,7 @@
 //
 //	go run ./bench/kafka                       # in-process kfake broker
 //	go run ./bench/kafka -brokers 127.0.0.1:9092   # a real broker
+//	go run ./bench/kafka -brokers h1:9092,h2:9092,h3:9092 -replication 3
 //
 // With kfake the broker runs in the same process and shares the CPU.
 //
@@ -41,6 +42,7 @@ func main() {
 	brokers := flag.String("brokers", os.Getenv("ANNOTATOR_KAFKA_BROKERS"), "brokers (default: an in-process kfake broker)")
 	n := flag.Int("records", 1_000_000, "records to move")
 	partitions := flag.Int("partitions", 4, "partitions of each topic")
+	replication := flag.Int("replication", 1, "replication factor of each topic (3 on a 3-node cluster)")
 	compression := flag.String("compression", "none", "produce compression")
 	format := flag.String("format", "text", "output format: text, json or merge")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the stage (not of filling the input) here")
@@ -56,13 +58,13 @@ func main() {
 	if *streams {
 		st = &streamsRun{script: *streamsScript, threads: *streamsThreads}
 	}
-	if err := run(*brokers, *n, *partitions, *compression, *format, *commit, *cpuprofile, st); err != nil {
+	if err := run(*brokers, *n, *partitions, *replication, *compression, *format, *commit, *cpuprofile, st); err != nil {
 		log.Print(err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers string, n, partitions int, compression, format string, commit time.Duration, cpuprofile string, st *streamsRun) error {
+func run(brokers string, n, partitions, replication int, compression, format string, commit time.Duration, cpuprofile string, st *streamsRun) error {
 	ctx := context.Background()
 	note := ", broker apart"
 	if brokers == "" {
@@ -81,9 +83,9 @@ func run(brokers string, n, partitions int, compression, format string, commit t
 	defer tr.CloseIdleConnections()
 	client := &kafkago.Client{Addr: kafkago.TCP(addrs...), Transport: tr, Timeout: 30 * time.Second}
 	if _, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{
-		{Topic: in, NumPartitions: partitions, ReplicationFactor: 1},
-		{Topic: out, NumPartitions: partitions, ReplicationFactor: 1},
-		{Topic: out + "-streams", NumPartitions: partitions, ReplicationFactor: 1},
+		{Topic: in, NumPartitions: partitions, ReplicationFactor: replication},
+		{Topic: out, NumPartitions: partitions, ReplicationFactor: replication},
+		{Topic: out + "-streams", NumPartitions: partitions, ReplicationFactor: replication},
 	}}); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
@@ -166,8 +168,8 @@ func run(brokers string, n, partitions int, compression, format string, commit t
 	src.Close()
 	elapsed := end.Sub(t0)
 	ann := result{n: n, elapsed: elapsed, steady: end.Sub(start), cpu: cpu}
-	fmt.Printf("moved %d records (%s, compression %s, %d partitions, commit interval %s, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery), %.1f s CPU per million records (this process%s)\n",
-		n, format, compression, partitions, commitName(commit), runtime.GOMAXPROCS(0), elapsed.Round(time.Millisecond),
+	fmt.Printf("moved %d records (%s, compression %s, %d partitions, replication %d, commit interval %s, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery), %.1f s CPU per million records (this process%s)\n",
+		n, format, compression, partitions, replication, commitName(commit), runtime.GOMAXPROCS(0), elapsed.Round(time.Millisecond),
 		float64(n)/elapsed.Seconds(), float64(n)/end.Sub(start).Seconds(), cpu.Seconds()*1e6/float64(n), note)
 	if st == nil {
 		return nil
