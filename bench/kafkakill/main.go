@@ -151,8 +151,15 @@ func once(bin string, addrs []string, cadence string, rate int, seconds float64,
 	fed := make(chan error, 1)
 	go func() { fed <- feed(ctx, addrs, in, rate, total) }()
 	time.Sleep(time.Duration(seconds / 2 * float64(time.Second)))
+	// How far the output is behind the input when the kill comes: what
+	// a kill repeats grows with the records in flight.
+	inEnd, err1 := endOffsets(ctx, client, in)
+	outEnd, err2 := endOffsets(ctx, client, out)
 	if err := procs[0].Process.Kill(); err != nil {
 		return 0, err
+	}
+	if err1 == nil && err2 == nil {
+		fmt.Printf("interval %-6s: at the kill the output was %d records behind the input (%d fed)\n", cadence, inEnd-outEnd, inEnd)
 	}
 	procs[0].Wait()
 	if err := <-fed; err != nil {
@@ -170,6 +177,26 @@ func once(bin string, addrs []string, cadence string, rate int, seconds float64,
 	}
 	client.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: []string{in, out}})
 	return dups, nil
+}
+
+// endOffsets is the sum of the end offsets of topic's 4 partitions.
+func endOffsets(ctx context.Context, c *kafkago.Client, topic string) (int64, error) {
+	var reqs []kafkago.OffsetRequest
+	for p := 0; p < 4; p++ {
+		reqs = append(reqs, kafkago.LastOffsetOf(p))
+	}
+	resp, err := c.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return 0, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	var sum int64
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return 0, fmt.Errorf("end offsets of %s: %w", topic, po.Error)
+		}
+		sum += po.LastOffset
+	}
+	return sum, nil
 }
 
 // feed writes total records to topic at rate records per second.
