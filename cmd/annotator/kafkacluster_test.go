@@ -113,7 +113,7 @@ func (a *arrivals) longestGap(from, to time.Time) time.Duration {
 		}
 	}
 	if len(ts) == 0 {
-		return 0
+		return to.Sub(from) // nothing arrived at all
 	}
 	slices.SortFunc(ts, func(x, y time.Time) int { return x.Compare(y) })
 	gap := ts[0].Sub(from)
@@ -126,7 +126,7 @@ func (a *arrivals) longestGap(from, to time.Time) time.Duration {
 // clusterStage starts n instances consuming in and producing to out.
 func clusterStage(t *testing.T, c *kafkatest.Cluster, n int, in, out, group string) ([]*exec.Cmd, []*syncBuffer) {
 	args := []string{"--kafka-brokers", strings.Join(c.Addrs, ","), "--kafka-topic", in, "--kafka-group", group,
-		"--kafka-out-topic", out, "--kafka-session-timeout", "6s"}
+		"--kafka-out-topic", out}
 	var cmds []*exec.Cmd
 	var errs []*syncBuffer
 	for i := 0; i < n; i++ {
@@ -155,8 +155,11 @@ func stopStage(t *testing.T, cmds []*exec.Cmd, errs []*syncBuffer) {
 // each started again 8 s later: first the one that coordinates the group
 // (and leads a third of the partitions), then another, which only leads
 // partitions. Nothing is lost, and the output resumes: the test logs the
-// longest pause after each kill, and fails only on a stall as long as
-// the one this stage used to show (30 s), not on speed.
+// longest pause after each kill, and fails only on a stall (20 s, far
+// above the few seconds measured), not on speed. The instances run with
+// the default session timeout (30 s), as in production: a member ID the
+// group kept after the coordinator died used to hold the rebalance for
+// that long.
 func TestKafkaClusterBrokerKill(t *testing.T) {
 	c := kafkatest.StartCluster(t)
 	in, out := c.CreateTopic("in", 6), c.CreateTopic("out", 6)
@@ -187,7 +190,7 @@ func TestKafkaClusterBrokerKill(t *testing.T) {
 	coordGap, otherGap := seen.longestGap(kills[0], kills[1]), seen.longestGap(kills[1], time.Now())
 	t.Logf("broker kills: %d records, 0 lost, %d duplicates; longest pause in the output after killing the coordinator %s, a partition leader %s",
 		chunks*per, dups, coordGap.Round(10*time.Millisecond), otherGap.Round(10*time.Millisecond))
-	if max(coordGap, otherGap) >= 30*time.Second {
+	if max(coordGap, otherGap) >= 20*time.Second {
 		t.Errorf("the output stalled for %s / %s after a broker was killed", coordGap, otherGap)
 	}
 	stopStage(t, cmds, errs)
