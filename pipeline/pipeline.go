@@ -56,6 +56,9 @@ type Record struct {
 	Topic     string
 	Partition int32
 	Offset    int64
+	// Time is the record's timestamp (Kafka), which its output keeps, as
+	// a Kafka Streams app's output does; zero for a line.
+	Time time.Time
 }
 
 // Output is one annotated record, for sinks that take records (Kafka):

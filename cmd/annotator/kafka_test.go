@@ -307,3 +307,30 @@ func TestKafkaSASL(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaKeepsRecordTime: a record's output keeps the record's
+// timestamp (event time, as a Kafka Streams app's output does), and a
+// line from standard input gets the time it was produced.
+func TestKafkaKeepsRecordTime(t *testing.T) {
+	b := kafkatest.Start(t)
+	in, out := b.CreateTopic("in", 1), b.CreateTopic("out", 1)
+	when := time.Date(2021, 3, 4, 5, 6, 7, 89e6, time.UTC)
+	b.Produce(in, kafkago.Message{Value: []byte("old 898001"), Time: when}, kafkago.Message{Value: []byte("older"), Time: when.Add(-time.Hour)})
+	cmd, stderr := startBin(t, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("g"),
+		"--kafka-out-topic", out)
+	got := b.ReadAll(out, 2, 30*time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 30*time.Second)
+	if len(got) != 2 || !got[0].Time.Equal(when) || !got[1].Time.Equal(when.Add(-time.Hour)) {
+		t.Fatalf("outputs %v, want the input records' times %s and an hour before; stderr:\n%s", got, when, stderr)
+	}
+
+	lines := b.CreateTopic("lines", 1)
+	before := time.Now().Add(-time.Minute)
+	if r := runBin(t, strings.NewReader("a line 898001\n"), "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", lines); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if got := b.ReadAll(lines, 1, 30*time.Second); len(got) != 1 || got[0].Time.Before(before) {
+		t.Fatalf("line output %v: want the time it was produced", got)
+	}
+}

@@ -253,7 +253,7 @@ func (b *Broker) ReadAll(topic string, want int, timeout time.Duration) []kafkag
 				if r.Offset < next[i] {
 					continue
 				}
-				m := kafkago.Message{Topic: topic, Partition: p.ID, Offset: r.Offset}
+				m := kafkago.Message{Topic: topic, Partition: p.ID, Offset: r.Offset, Time: r.Time}
 				m.Key, _ = readBytes(r.Key)
 				m.Value, _ = readBytes(r.Value)
 				for _, h := range r.Headers {

@@ -190,6 +190,11 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 	for i := range b.Outs {
 		o := &b.Outs[i]
 		m := kafkago.Message{Key: o.Key, Value: o.Value}
+		if o.Source != nil {
+			// The output of a record keeps its timestamp (event time);
+			// a line's gets the time it is produced.
+			m.Time = o.Source.Time
+		}
 		for _, h := range o.Headers {
 			if h.Key != CodesHeader {
 				m.Headers = append(m.Headers, kafkago.Header{Key: h.Key, Value: h.Value})
@@ -359,7 +364,7 @@ func (s *Sink) poison(ctx context.Context, o *pipeline.Output, cause error) erro
 		return fmt.Errorf("kafka topic %s refused %s: %w%s", s.cfg.Topic, where, cause, hint)
 	}
 	r := o.Source
-	m := kafkago.Message{Key: r.Key, Value: r.Value}
+	m := kafkago.Message{Key: r.Key, Value: r.Value, Time: r.Time}
 	for _, h := range r.Headers {
 		m.Headers = append(m.Headers, kafkago.Header{Key: h.Key, Value: h.Value})
 	}

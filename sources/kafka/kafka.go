@@ -503,7 +503,7 @@ func (s *Source) read(p *partition, rr kafkago.RecordReader, offset int64) (*chu
 			c = &chunk{part: p, recs: make([]pipeline.Record, 0, max(16, p.lastFetch))}
 			arena = make([]byte, 0, 32<<10)
 		}
-		rec := pipeline.Record{Topic: p.topic, Partition: int32(p.id), Offset: r.Offset}
+		rec := pipeline.Record{Topic: p.topic, Partition: int32(p.id), Offset: r.Offset, Time: r.Time}
 		if rec.Key, arena, err = readInto(arena, r.Key); err != nil {
 			return nil, err
 		}
