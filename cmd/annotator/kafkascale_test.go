@@ -45,7 +45,10 @@ func TestKafkaPartitionsAdded(t *testing.T) {
 }
 
 // TestKafkaTopicDeleted: deleting the input topic under the stage stops
-// it with exit 1 and an error naming the topic.
+// it with exit 1 and an error naming the topic, without rejoining the
+// group in a loop meanwhile: each generation the group hands out logs
+// "partitions assigned", and a deleted topic made kafka-go's group end
+// and rejoin thousands of them a second.
 func TestKafkaTopicDeleted(t *testing.T) {
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
@@ -53,12 +56,19 @@ func TestKafkaTopicDeleted(t *testing.T) {
 		"--kafka-out-topic", out, "--kafka-commit-interval", "100ms")
 	b.Produce(in, records(0, 200)...)
 	waitOutput(t, b, out, 200, 60*time.Second, stderr)
+	before := len(stderr.String())
 	b.DeleteTopic(in)
 	if code := exitWithin(t, cmd, 60*time.Second); code != 1 {
 		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, stderr)
 	}
-	if e := stderr.String(); !strings.Contains(e, in) || !strings.Contains(e, "does not exist") || !strings.Contains(e, "deleted while consumed") {
+	e := stderr.String()
+	if !strings.Contains(e, in) || !strings.Contains(e, "does not exist") || !strings.Contains(e, "deleted while consumed") {
 		t.Errorf("stderr does not say that topic %s does not exist any more:\n%s", in, e)
+	}
+	// At most one generation a second while the deletion is confirmed
+	// (about a second): 10 leaves room for a slow machine.
+	if n := strings.Count(e[before:], "partitions assigned"); n > 10 {
+		t.Errorf("%d generations after the topic was deleted, want a few; stderr:\n%s", n, e[before:])
 	}
 }
 

@@ -120,6 +120,39 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 	}
 }
 
+// MissingTopic asks the brokers which of topics they do not know, and
+// returns its name ("" when they know every one). It asks over a
+// transport of its own, made for this one question: tr answers metadata
+// requests from its cache, refreshed every MetadataTTL, which still holds
+// a topic deleted a moment ago.
+func MissingTopic(ctx context.Context, tr *kafkago.Transport, brokers, topics []string) (string, error) {
+	fresh := &kafkago.Transport{
+		TLS: tr.TLS, SASL: tr.SASL, DialTimeout: tr.DialTimeout, ClientID: tr.ClientID,
+		MetadataTopics: topics, MetadataTTL: MetadataTTL,
+	}
+	defer fresh.CloseIdleConnections()
+	c := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: fresh}
+	md, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
+	if err != nil {
+		return "", fmt.Errorf("metadata of topics %v from %s: %w", topics, strings.Join(brokers, ","), err)
+	}
+	known := map[string]bool{}
+	for _, t := range md.Topics {
+		switch {
+		case t.Error == nil:
+			known[t.Name] = true
+		case !errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
+			return "", fmt.Errorf("metadata of topic %q: %w", t.Name, t.Error)
+		}
+	}
+	for _, t := range topics {
+		if !known[t] {
+			return t, nil
+		}
+	}
+	return "", nil
+}
+
 // authFailure reports errors from refused credentials or a TLS handshake
 // that cannot succeed by retrying.
 func AuthFailure(err error) bool {

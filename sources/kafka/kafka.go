@@ -113,6 +113,26 @@ const commitTimeout = 10 * time.Second
 // added to their topics.
 const partitionWatch = 5 * time.Second
 
+// A topic consumed is called deleted once topicAsks answers in a row,
+// topicAskGap apart, say the brokers do not know it: one answer may come
+// from a broker that has not caught up with the cluster yet.
+const (
+	topicAsks   = 3
+	topicAskGap = 500 * time.Millisecond
+)
+
+// checkGap is the least time between two topic checks: every fetch of a
+// partition of a deleted topic, and every group join, asks for one.
+const checkGap = time.Second
+
+// emptyGenerationHold is the least time a generation that left a topic
+// consumed without partitions is kept before the member rejoins. A
+// deleted topic gives such generations, and kafka-go's partition watcher
+// ends each one at once (it cannot read the topic's partitions), so
+// without this hold the member rejoins the group in a tight loop until
+// the topic check stops the source.
+const emptyGenerationHold = time.Second
+
 // Source consumes records as pipeline.Records batches.
 type Source struct {
 	cfg       Config
@@ -134,6 +154,7 @@ type Source struct {
 	failOnce   sync.Once
 	err        error
 	checking   atomic.Bool    // a topic check is under way
+	lastCheck  atomic.Int64   // when the last topic check started (Unix ns)
 	checks     sync.WaitGroup // the topic check, waited for by Close
 	closeOnce  sync.Once
 	log        *slog.Logger
@@ -307,6 +328,7 @@ func (s *Source) run(ctx context.Context) {
 			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
 				return
 			}
+			s.checkTopics() // the group cannot be joined without its topics
 			if ok, n := s.groupWarn.Allow(); ok {
 				s.log.Warn("kafka input: joining the consumer group failed, retrying", "group", s.cfg.Group,
 					"brokers", strings.Join(s.cfg.Brokers, ","), "err", err, "suppressed", n)
@@ -407,6 +429,11 @@ func (s *Source) startGeneration(gen *kafkago.Generation) {
 			// Normal with more members than partitions, but also what a
 			// deleted topic looks like: the group just drops it.
 			s.checkTopics()
+			started := time.Now()
+			gen.Start(func(ctx context.Context) {
+				<-ctx.Done()
+				s.hold(time.Until(started.Add(emptyGenerationHold)))
+			})
 			break
 		}
 	}
@@ -649,13 +676,30 @@ func (s *Source) reportLag(parts []*partition, gone bool) {
 	}
 }
 
-// checkTopics asks the brokers, in the background, whether every topic
-// consumed still exists, and fails the source if one does not. One check
-// runs at a time; Close ends it and waits for it.
-func (s *Source) checkTopics() {
-	if s.closed() || !s.checking.CompareAndSwap(false, true) {
+// hold waits for d, or until the source has failed or is closed.
+func (s *Source) hold(d time.Duration) {
+	if d <= 0 {
 		return
 	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.failed:
+	case <-s.stop:
+	}
+}
+
+// checkTopics asks the brokers, in the background, whether every topic
+// consumed still exists, and fails the source if one does not. One check
+// runs at a time, at most one every checkGap; Close ends it and waits for
+// it.
+func (s *Source) checkTopics() {
+	now := time.Now().UnixNano()
+	if s.closed() || now-s.lastCheck.Load() < int64(checkGap) || !s.checking.CompareAndSwap(false, true) {
+		return
+	}
+	s.lastCheck.Store(now)
 	s.checks.Add(1)
 	go func() {
 		defer s.checks.Done()
@@ -674,10 +718,29 @@ func (s *Source) checkTopicsNow() {
 		case <-ctx.Done():
 		}
 	}()
-	err := kafkaconn.CheckTopics(ctx, s.transport, s.cfg.Brokers, s.cfg.Topics, 10*time.Second, s.log)
-	if errors.Is(err, kafkaconn.ErrNoTopic) {
-		s.fail(fmt.Errorf("kafka input: %w (deleted while consumed)", err))
+	var missing string
+	for i := 0; i < topicAsks; i++ {
+		if i > 0 {
+			t := time.NewTimer(topicAskGap)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := kafkaconn.MissingTopic(actx, s.transport, s.cfg.Brokers, s.cfg.Topics)
+		acancel()
+		if err != nil || m == "" {
+			// Unreachable brokers are the fetch loops' and the group's
+			// to report and retry; a topic known is not deleted.
+			return
+		}
+		missing = m
 	}
+	s.fail(fmt.Errorf("kafka input: topic %q %w on %s (deleted while consumed)",
+		missing, kafkaconn.ErrNoTopic, strings.Join(s.cfg.Brokers, ",")))
 }
 
 // fail stops the source with err: Next returns it from now on.
