@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/annotator-dev/annotator/internal/kafkatest"
+	"github.com/annotator-dev/annotator/internal/peakrss"
 	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 )
 
@@ -183,7 +183,7 @@ func TestMergeHugeJSONLine(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	peak := watchPeakRSS(cmd.Process.Pid)
+	peak := peakrss.Watch(cmd.Process.Pid, 2*time.Millisecond)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("%v: %s", err, errb.Bytes())
 	}
@@ -199,38 +199,6 @@ func TestMergeHugeJSONLine(t *testing.T) {
 		t.Errorf("peak RSS %d MiB for a %d MiB line: memory not bounded", rss>>20, size>>20)
 	}
 	t.Logf("%d MiB JSON line: peak RSS %.1f MiB", size>>20, float64(rss)/(1<<20))
-}
-
-// watchPeakRSS polls a running process's high-water RSS (VmHWM) until it
-// exits; the returned function gives the last reading. ru_maxrss from
-// wait4 cannot be used here: Go starts a child with vfork, and Linux then
-// counts the parent's RSS at exec time into the child's maximum, so a
-// large test process would make the child look large.
-func watchPeakRSS(pid int) func() int64 {
-	var last atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		path := fmt.Sprintf("/proc/%d/status", pid)
-		for {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return
-			}
-			i := bytes.Index(b, []byte("VmHWM:"))
-			if i < 0 {
-				return // exited: the memory is gone
-			}
-			var kb int64
-			fmt.Sscanf(string(b[i+len("VmHWM:"):]), "%d", &kb)
-			last.Store(kb << 10)
-			time.Sleep(2 * time.Millisecond) // polling the process
-		}
-	}()
-	return func() int64 {
-		<-done
-		return last.Load()
-	}
 }
 
 // TestMergeFollow: followed files get merge mode too.
