@@ -5,36 +5,52 @@
 // and CPU time.
 //
 //	CGO_ENABLED=0 go build -o /tmp/annotator ./cmd/annotator
-//	go run ./bench/stagerss -bin /tmp/annotator [-records 500000] [-format json]
+//	go run ./bench/stagerss -bin /tmp/annotator [-records 500000] [-format json] [-gctrace]
+//
+// The peak RSS is the stage's own high-water mark (VmHWM), read while it
+// runs. ru_maxrss, which wait4 gives, is reported beside it but is not the
+// stage's: Go starts the stage with vfork, and Linux counts this process's
+// RSS at that moment (the broker holding the whole backlog) into the
+// child's maximum. -gctrace runs the stage with GODEBUG=gctrace=1 and
+// reports the largest heap its garbage collector saw, and the largest
+// heap left live after a collection.
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/annotator-dev/annotator/internal/peakrss"
 )
 
 func main() {
 	bin := flag.String("bin", "annotator", "the annotator binary")
 	n := flag.Int("records", 500_000, "records to move")
 	partitions := flag.Int("partitions", 4, "partitions of each topic")
+	size := flag.Int("size", 150, "bytes per record")
 	format := flag.String("format", "text", "output format")
+	gctrace := flag.Bool("gctrace", false, "run the stage with GODEBUG=gctrace=1 and report its largest heap")
 	flag.Parse()
-	if err := run(*bin, *n, *partitions, *format); err != nil {
+	if err := run(*bin, *n, *partitions, *size, *format, *gctrace); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(bin string, n, partitions int, format string) error {
+func run(bin string, n, partitions, size int, format string, gctrace bool) error {
 	ctx := context.Background()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -60,9 +76,9 @@ func run(bin string, n, partitions int, format string) error {
 		if i%10 == 0 {
 			v += " error 898001"
 		}
-		v += strings.Repeat(".", max(0, 150-len(v)))
-		msgs = append(msgs, kafkago.Message{Value: []byte(v[:150])})
-		if len(msgs) == cap(msgs) || i == n-1 {
+		v += strings.Repeat(".", max(0, size-len(v)))
+		msgs = append(msgs, kafkago.Message{Value: []byte(v[:size])})
+		if len(msgs) == cap(msgs) || len(msgs)*size >= 16<<20 || i == n-1 {
 			if err := w.WriteMessages(ctx, msgs...); err != nil {
 				return fmt.Errorf("fill: %w", err)
 			}
@@ -74,10 +90,22 @@ func run(bin string, n, partitions int, format string) error {
 	cmd := exec.Command(bin, "--kafka-brokers", strings.Join(addrs, ","), "--kafka-topic", "in",
 		"--kafka-group", "stage", "--kafka-out-topic", "out", "--format", format, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
+	var heap chan gcPeak
+	if gctrace {
+		cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+		r, w := io.Pipe()
+		cmd.Stderr = w
+		heap = make(chan gcPeak, 1)
+		go func() { // ends when the stage's stderr closes
+			heap <- readGCTrace(r, os.Stderr)
+		}()
+		defer w.Close()
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	peak := peakrss.Watch(cmd.Process.Pid, 20*time.Millisecond)
 	for {
 		time.Sleep(200 * time.Millisecond)
 		got, err := produced(ctx, client, partitions)
@@ -98,10 +126,49 @@ func run(bin string, n, partitions int, format string) error {
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	fmt.Printf("%d records (%s) in %s: peak RSS %.1f MiB, CPU %s (%.0f%% of one core)\n",
-		n, format, elapsed.Round(time.Millisecond), float64(ru.Maxrss)/1024, cpu.Round(time.Millisecond),
+	fmt.Printf("%d records of %d bytes (%s) in %s: peak RSS %.1f MiB (ru_maxrss, with this process's memory: %.1f MiB), CPU %s (%.0f%% of one core)\n",
+		n, size, format, elapsed.Round(time.Millisecond), float64(peak())/(1<<20), float64(ru.Maxrss)/1024, cpu.Round(time.Millisecond),
 		100*cpu.Seconds()/elapsed.Seconds())
+	if heap != nil {
+		cmd.Stderr.(*io.PipeWriter).Close()
+		h := <-heap
+		fmt.Printf("garbage collections: %d; largest heap at a collection %d MB, largest live heap after one %d MB\n", h.gcs, h.total, h.live)
+	}
 	return nil
+}
+
+// gcPeak is what the stage's gctrace lines said.
+type gcPeak struct {
+	gcs         int
+	total, live int // MB
+}
+
+// gcLine matches "gc 12 @1.2s 3%: … 41->43->20 MB, 42 MB goal, …".
+var gcLine = regexp.MustCompile(`^gc \d+ .* (\d+)->(\d+)->(\d+) MB`)
+
+// readGCTrace passes the stage's stderr on to out, keeping the largest
+// heap of its gctrace lines.
+func readGCTrace(r io.Reader, out io.Writer) gcPeak {
+	var p gcPeak
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		m := gcLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			fmt.Fprintln(out, sc.Text())
+			continue
+		}
+		p.gcs++
+		for _, s := range m[1:3] {
+			if v, _ := strconv.Atoi(s); v > p.total {
+				p.total = v
+			}
+		}
+		if v, _ := strconv.Atoi(m[3]); v > p.live {
+			p.live = v
+		}
+	}
+	io.Copy(io.Discard, r)
+	return p
 }
 
 // produced is the number of records in the output topic.
