@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -371,6 +372,18 @@ func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Sc
 	b.Out = b.Out[:0]
 	b.Outs = b.Outs[:0]
 	b.codes = b.codes[:0]
+	if b.Kind == Records {
+		// The output is at least the input: room for it at once saves
+		// growing b.Out step by step, copying it each time.
+		n := 0
+		for i := range b.Records {
+			n += len(b.Records[i].Value) + len(b.Records[i].Meta)
+		}
+		b.Out = slices.Grow(b.Out, n)
+		if records {
+			b.Outs = slices.Grow(b.Outs, len(b.Records))
+		}
+	}
 	switch {
 	case b.Kind == Records:
 		for i := range b.Records {
@@ -402,6 +415,24 @@ func annotateBatch(a *annotate.Annotator, b *Batch, records bool, s *annotate.Sc
 		}
 	default:
 		b.Out = a.AppendLines(b.Out, b.Data, b.Meta, s, &b.Stats)
+	}
+	if records {
+		repointOutputs(b)
+	}
+}
+
+// repointOutputs points each output's value into b.Out's final array.
+// They were cut from b.Out while it grew, so each pointed into the array
+// b.Out had then: every array it outgrew stayed alive, held by the
+// outputs cut from it, until the batch was delivered (several times the
+// batch's output, for large records). The values lie in b.Out one after
+// another, in order.
+func repointOutputs(b *Batch) {
+	off := 0
+	for i := range b.Outs {
+		n := len(b.Outs[i].Value)
+		b.Outs[i].Value = b.Out[off : off+n : off+n]
+		off += n
 	}
 }
 

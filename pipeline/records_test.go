@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/pipeline"
@@ -97,5 +100,82 @@ func TestRecordSinkTooLong(t *testing.T) {
 	}
 	if len(got.values) != 2 {
 		t.Errorf("sink got %d records, want 2: %q", len(got.values), got.values)
+	}
+}
+
+// recordBatches hands out the records in batches of per, once each.
+type recordBatches struct {
+	recs []pipeline.Record
+	per  int
+}
+
+func (s *recordBatches) Next(context.Context) (*pipeline.Batch, error) {
+	if len(s.recs) == 0 {
+		return nil, io.EOF
+	}
+	n := min(s.per, len(s.recs))
+	b := &pipeline.Batch{Kind: pipeline.Records, Records: s.recs[:n]}
+	s.recs = s.recs[n:]
+	return b, nil
+}
+
+// sharedOut is a record sink that checks that every output of a batch
+// lies in the batch's Out, and keeps copies of the values.
+type sharedOut struct {
+	t      *testing.T
+	values []string
+}
+
+func (c *sharedOut) Write(_ context.Context, b *pipeline.Batch) error {
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(b.Out)))
+	hi := lo + uintptr(len(b.Out))
+	for i, o := range b.Outs {
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(o.Value)))
+		if len(o.Value) > 0 && (p < lo || p+uintptr(len(o.Value)) > hi) {
+			c.t.Errorf("output %d of a batch of %d lies outside the batch's Out: it keeps an array Out outgrew alive", i, len(b.Outs))
+			break
+		}
+	}
+	for _, o := range b.Outs {
+		c.values = append(c.values, string(o.Value))
+	}
+	return nil
+}
+
+func (*sharedOut) Close() error  { return nil }
+func (*sharedOut) TakesRecords() {}
+
+// TestRecordOutputsShareOut: a record batch's outputs lie in the batch's
+// final Out, in order, even when the output outgrows the room made for
+// it (JSON, escaped bytes): outputs cut from an array Out outgrew would
+// keep every such array alive until the batch is delivered.
+func TestRecordOutputsShareOut(t *testing.T) {
+	var recs []pipeline.Record
+	for i := 0; i < 3000; i++ {
+		v := fmt.Sprintf("record %d \"quoted\" \x01 error 898001", i)
+		if i%7 == 0 {
+			v = strings.Repeat("\x02", 500) // escaped six bytes to one
+		}
+		recs = append(recs, pipeline.Record{Value: []byte(v), Meta: []byte(`"offset":1,`)})
+	}
+	for _, opts := range []annotate.Options{{Format: annotate.JSON}, {Format: annotate.Text}, {Format: annotate.JSON, OnlyMatching: true}} {
+		a := annotatorWith(t, opts)
+		sink := &sharedOut{t: t}
+		if _, err := pipeline.Run(context.Background(), &recordBatches{recs: recs, per: 1000}, a, sink, pipeline.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		var s annotate.Scratch
+		var st annotate.Stats
+		var want []string
+		for _, r := range recs {
+			out := a.AppendRecord(nil, r.Value, r.Meta, &s, &st)
+			if len(s.Matches()) == 0 && opts.OnlyMatching {
+				continue
+			}
+			want = append(want, string(out))
+		}
+		if !slices.Equal(sink.values, want) {
+			t.Errorf("%+v: %d outputs differ from annotating each record alone (%d)", opts, len(sink.values), len(want))
+		}
 	}
 }
