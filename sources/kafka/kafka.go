@@ -86,6 +86,13 @@ type Config struct {
 	Linger time.Duration
 	// FetchBytes is the most bytes one fetch returns; 0 means 1 MiB.
 	FetchBytes int
+	// InFlightBytes bounds the bytes of the records fetched and not yet
+	// delivered (handed out in batches, or waiting to be), which is what
+	// the stage's memory grows with while it catches up on a backlog;
+	// each assigned partition may hold one fetch more, waiting for room.
+	// A batch gathers at most a quarter of it. 0 means
+	// DefaultInFlightBytes.
+	InFlightBytes int
 	// StartTimeout bounds how long New keeps trying to reach the brokers.
 	// 0 means 30 s.
 	StartTimeout time.Duration
@@ -97,6 +104,9 @@ type Config struct {
 	// Membership, when set, is told of each generation and each commit.
 	Membership metrics.GroupHook
 }
+
+// DefaultInFlightBytes is Config.InFlightBytes unless set.
+const DefaultInFlightBytes = 16 << 20
 
 // CommitEachBatch as Config.CommitInterval commits the offsets of every
 // batch as soon as the sink has taken it. Commits still go one at a time:
@@ -145,6 +155,7 @@ type Source struct {
 	// Records, Out and Outs keep their memory, which, grown anew for
 	// every batch, took a fifth of the stage's CPU.
 	free      chan *pipeline.Batch
+	inFlight  *budget       // bytes of the records fetched and not yet delivered
 	stop      chan struct{} // closed by Close: drains stop waiting
 	runCancel context.CancelFunc
 	runDone   chan struct{}
@@ -170,6 +181,7 @@ type chunk struct {
 	part *partition
 	recs []pipeline.Record
 	end  int64 // offset just past the last record
+	cost int64 // bytes taken from the in-flight budget for it
 }
 
 // partition is one partition's state within one generation.
@@ -248,6 +260,9 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	if cfg.FetchBytes <= 0 {
 		cfg.FetchBytes = 1 << 20
 	}
+	if cfg.InFlightBytes <= 0 {
+		cfg.InFlightBytes = DefaultInFlightBytes
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -298,6 +313,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr},
 		chunks:    make(chan *chunk, 4),
 		free:      make(chan *pipeline.Batch, 16),
+		inFlight:  newBudget(int64(cfg.InFlightBytes)),
 		stop:      make(chan struct{}),
 		failed:    make(chan struct{}),
 		runCancel: cancel, runDone: make(chan struct{}),
@@ -496,9 +512,13 @@ func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
 			continue
 		}
 		offset = c.end
+		if c.cost, err = s.inFlight.take(ctx, c.bytes()); err != nil {
+			return // the generation ended while waiting for room
+		}
 		select {
 		case s.chunks <- c:
 		case <-ctx.Done():
+			s.inFlight.give(c.cost)
 			return
 		}
 	}
@@ -872,15 +892,21 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
 	}
 	b.Kind, b.Stream = pipeline.Records, "kafka"
 	var acks []chunkAck
+	var cost int64 // in-flight bytes the batch gives back once delivered
+	add := func(c *chunk) {
+		var n int64
+		acks, n = s.take(b, c, acks)
+		cost += n
+	}
 	if s.pending != nil {
 		c := s.pending
 		s.pending = nil
-		acks = s.take(b, c, acks)
+		add(c)
 	}
 	for len(b.Records) == 0 {
 		select {
 		case c := <-s.chunks:
-			acks = s.take(b, c, acks)
+			add(c)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-s.stop:
@@ -891,11 +917,12 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
 	}
 	linger := time.NewTimer(s.cfg.Linger)
 	defer linger.Stop()
+	maxCost := int64(s.cfg.InFlightBytes / 4)
 gather:
-	for len(b.Records) < s.cfg.BatchRecords && s.pending == nil {
+	for len(b.Records) < s.cfg.BatchRecords && s.pending == nil && cost < maxCost {
 		select {
 		case c := <-s.chunks:
-			acks = s.take(b, c, acks)
+			add(c)
 		case <-linger.C:
 			break gather
 		case <-ctx.Done():
@@ -908,6 +935,7 @@ gather:
 		for _, a := range acks {
 			a.p.ack(a.end)
 		}
+		s.inFlight.give(cost)
 		s.recycle(b)
 	}
 	return b, nil
@@ -930,6 +958,12 @@ func (s *Source) recycle(b *pipeline.Batch) {
 	}
 }
 
+// InFlight reports the bytes of the records fetched and not yet delivered,
+// now and at most so far (see Config.InFlightBytes).
+func (s *Source) InFlight() (now, peak int64) {
+	return s.inFlight.spent()
+}
+
 type chunkAck struct {
 	p   *partition
 	end int64
@@ -937,8 +971,10 @@ type chunkAck struct {
 
 // take adds c's records to b, as many as fit, unless c's partition was
 // revoked, and notes the offset to acknowledge. The rest of a chunk that
-// does not fit waits in s.pending for the next batch.
-func (s *Source) take(b *pipeline.Batch, c *chunk, acks []chunkAck) []chunkAck {
+// does not fit waits in s.pending for the next batch, with the chunk's
+// in-flight bytes (its records share one arena, which lives as long as
+// the last of them); cost is the in-flight bytes b now holds for c.
+func (s *Source) take(b *pipeline.Batch, c *chunk, acks []chunkAck) (_ []chunkAck, cost int64) {
 	p := c.part
 	n := min(len(c.recs), max(1, s.cfg.BatchRecords-len(b.Records)))
 	end := c.end
@@ -948,21 +984,24 @@ func (s *Source) take(b *pipeline.Batch, c *chunk, acks []chunkAck) []chunkAck {
 	p.mu.Lock()
 	if p.revoked {
 		p.mu.Unlock()
-		return acks // the next owner reads these again
+		s.inFlight.give(c.cost)
+		return acks, 0 // the next owner reads these again
 	}
 	p.handed = end
 	p.mu.Unlock()
 	b.Records = append(b.Records, c.recs[:n]...)
+	cost = c.cost
 	if n < len(c.recs) {
-		s.pending = &chunk{part: p, recs: c.recs[n:], end: c.end}
+		s.pending = &chunk{part: p, recs: c.recs[n:], end: c.end, cost: c.cost}
+		cost = 0
 	}
 	for i := range acks {
 		if acks[i].p == p {
 			acks[i].end = end
-			return acks
+			return acks, cost
 		}
 	}
-	return append(acks, chunkAck{p: p, end: end})
+	return append(acks, chunkAck{p: p, end: end}), cost
 }
 
 // Close stops fetching, commits what was acknowledged, and leaves the
