@@ -199,6 +199,7 @@ func TestNumericBounds(t *testing.T) {
 		{"--checkpoint-interval", "-1s", "inputs.follow.checkpoint_interval", "[inputs.follow]\ncheckpoint_interval = \"-1s\"\n", "want a duration from 0s to 1h"},
 		{"--kafka-commit-interval", "-1s", "inputs.kafka.commit_interval", "[inputs.kafka]\ncommit_interval = \"-1s\"\n", "want a duration from 0s to 1h"},
 		{"--kafka-session-timeout", "2h", "inputs.kafka.session_timeout", "[inputs.kafka]\nsession_timeout = \"2h\"\n", "want a duration from 1s to 30m"},
+		{"--kafka-max-in-flight", "512KiB", "inputs.kafka.max_in_flight", "[inputs.kafka]\nmax_in_flight = \"512KiB\"\n", "want a size from 1MiB to 1GiB"},
 		{"--kafka-connect-timeout", "0s", "kafka.connect_timeout", "[kafka]\nconnect_timeout = \"0s\"\n", "want a duration from 1s to 1h"},
 		{"--close-inactive", "0s", "inputs.follow.close_inactive", "[inputs.follow]\nclose_inactive = \"0s\"\n", "want a duration from 100ms to 24h"},
 		{"--max-open-files", "-1", "inputs.follow.max_open_files", "[inputs.follow]\nmax_open_files = -1\n", "want a whole number from 0 to 1048576"},

@@ -147,6 +147,7 @@ func inputSchema() []config.Key {
 		{Name: "inputs.kafka.session_timeout", Kind: config.Duration, Flag: "kafka-session-timeout"},
 		{Name: "inputs.kafka.commit_interval", Kind: config.Duration, Flag: "kafka-commit-interval"},
 		{Name: "inputs.kafka.drain_timeout", Kind: config.Duration, Flag: "kafka-drain-timeout"},
+		{Name: "inputs.kafka.max_in_flight", Kind: config.Size, Flag: "kafka-max-in-flight"},
 		{Name: "sinks.kafka.topic", Kind: config.String, Flag: "kafka-out-topic"},
 		{Name: "sinks.kafka.compression", Kind: config.String, Flag: "kafka-compression", Check: oneOf("none", "gzip", "snappy", "lz4", "zstd")},
 		{Name: "sinks.kafka.batch_timeout", Kind: config.Duration, Flag: "kafka-batch-timeout"},

@@ -23,7 +23,7 @@ var flagGroups = []struct {
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
 	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
 		"kafka-dlq-topic", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
-		"kafka-drain-timeout", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
+		"kafka-drain-timeout", "kafka-max-in-flight", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
 		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}},
 	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "version"}},
 }
@@ -38,7 +38,7 @@ var argNames = map[string]string{
 	"kafka-brokers": "HOST:PORT", "kafka-topic": "TOPIC", "kafka-group": "GROUP", "kafka-start": "WHERE",
 	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
 	"kafka-tls-key": "FILE", "kafka-tls-server-name": "NAME", "kafka-sasl": "MECHANISM",
-	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD",
+	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD", "kafka-max-in-flight": "SIZE",
 }
 
 // writeHelp prints c's usage: the usage line, what it does and its flags

@@ -162,6 +162,7 @@ type kafkaInput struct {
 	sessionTimeout time.Duration
 	commitInterval time.Duration
 	drainTimeout   time.Duration
+	maxInFlight    int
 }
 
 func (i *kafkaInput) register(fs *flag.FlagSet) {
@@ -175,6 +176,8 @@ func (i *kafkaInput) register(fs *flag.FlagSet) {
 		"how often the offsets of delivered records are committed, 0 (after every delivered batch) to 1h")
 	fs.Var(flagvalue.NewDuration(&i.drainTimeout, 10*time.Second, 100*time.Millisecond, 10*time.Minute), "kafka-drain-timeout",
 		"how long a partition being given up waits for its records in flight, 100ms to 10m")
+	fs.Var(flagvalue.NewSize(&i.maxInFlight, kafkasrc.DefaultInFlightBytes, 1<<20, 1<<30), "kafka-max-in-flight",
+		"bytes of consumed records fetched and not yet delivered, which bounds the stage's memory, 1MiB to 1GiB")
 }
 
 // check validates the flags' combination, for check and for a run.
@@ -212,6 +215,7 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: m,
 		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: commit,
 		DrainTimeout: i.drainTimeout, StartTimeout: i.conn.connectTimeout, Log: env.log,
+		InFlightBytes: i.maxInFlight,
 	}
 	if env.metrics != nil { // a nil registry in the interface would still be called
 		cfg.Lag = env.metrics
