@@ -5,7 +5,8 @@
 // and CPU time.
 //
 //	CGO_ENABLED=0 go build -o /tmp/annotator ./cmd/annotator
-//	go run ./bench/stagerss -bin /tmp/annotator [-records 500000] [-format json] [-gctrace]
+//	go run ./bench/stagerss -bin /tmp/annotator [-records 500000] [-size 150] [-format json]
+//	        [-gctrace] [-stage-args '--kafka-max-in-flight 8MiB'] [-stage-env GOMEMLIMIT=64MiB]
 //
 // The peak RSS is the stage's own high-water mark (VmHWM), read while it
 // runs. ru_maxrss, which wait4 gives, is reported beside it but is not the
@@ -44,13 +45,19 @@ func main() {
 	size := flag.Int("size", 150, "bytes per record")
 	format := flag.String("format", "text", "output format")
 	gctrace := flag.Bool("gctrace", false, "run the stage with GODEBUG=gctrace=1 and report its largest heap")
+	stageArgs := flag.String("stage-args", "", "more flags for the stage, space-separated (-stage-args '--kafka-max-in-flight 8MiB')")
+	stageEnv := flag.String("stage-env", "", "environment variables for the stage, space-separated (-stage-env GOMEMLIMIT=64MiB)")
 	flag.Parse()
-	if err := run(*bin, *n, *partitions, *size, *format, *gctrace); err != nil {
+	env := append(os.Environ(), strings.Fields(*stageEnv)...)
+	if *gctrace {
+		env = append(env, "GODEBUG=gctrace=1")
+	}
+	if err := run(*bin, *n, *partitions, *size, *format, strings.Fields(*stageArgs), env, *gctrace); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(bin string, n, partitions, size int, format string, gctrace bool) error {
+func run(bin string, n, partitions, size int, format string, stageArgs, env []string, gctrace bool) error {
 	ctx := context.Background()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -87,12 +94,12 @@ func run(bin string, n, partitions, size int, format string, gctrace bool) error
 	}
 	w.Close()
 
-	cmd := exec.Command(bin, "--kafka-brokers", strings.Join(addrs, ","), "--kafka-topic", "in",
-		"--kafka-group", "stage", "--kafka-out-topic", "out", "--format", format, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"--kafka-brokers", strings.Join(addrs, ","), "--kafka-topic", "in",
+		"--kafka-group", "stage", "--kafka-out-topic", "out", "--format", format, "--log-level", "warn"}, stageArgs...)...)
 	cmd.Stderr = os.Stderr
+	cmd.Env = env
 	var heap chan gcPeak
 	if gctrace {
-		cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
 		r, w := io.Pipe()
 		cmd.Stderr = w
 		heap = make(chan gcPeak, 1)
