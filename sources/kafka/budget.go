@@ -10,10 +10,13 @@ import (
 
 // budget bounds the bytes of the records fetched and not yet delivered, so
 // that a stage catching up on a backlog holds the same memory whatever
-// the backlog's size or its records': each fetch loop takes its chunk's
-// bytes from the budget before handing the chunk on (waiting while the
-// budget is spent), and a batch gives its chunks' bytes back once the
-// sink has taken it.
+// the backlog's size, its records' size or its number of partitions: each
+// fetch loop takes room for a fetch before sending it (waiting while the
+// budget is spent), settles it to what the fetched records hold once read,
+// and a batch gives its records' bytes back once the sink has taken it.
+// Fetches in flight at once can go over the budget together by what
+// their records hold beyond the room they took; the fetches after them
+// wait until that is delivered.
 type budget struct {
 	mu   sync.Mutex
 	size int64
@@ -48,6 +51,23 @@ func (b *budget) take(ctx context.Context, n int64) (int64, error) {
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// settle turns room taken for a fetch into what the fetch's records
+// turned out to hold: it gives back what is over, or takes what is
+// missing without waiting (the records are already in memory; the
+// fetches that follow wait for the excess to be delivered). It returns
+// the bytes now taken for the records.
+func (b *budget) settle(room, n int64) int64 {
+	b.mu.Lock()
+	b.used += n - room
+	b.peak = max(b.peak, b.used)
+	if n < room {
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
+	b.mu.Unlock()
+	return n
 }
 
 // give returns n bytes taken.

@@ -131,6 +131,11 @@ const (
 	topicAskGap = 500 * time.Millisecond
 )
 
+// quietFetch is what a fetch asks for after one that found nothing; each
+// fetch that finds records asks for twice as much as the one before, up to
+// Config.FetchBytes.
+const quietFetch = 64 << 10
+
 // checkGap is the least time between two topic checks: every fetch of a
 // partition of a deleted topic, and every group join, asks for one.
 const checkGap = time.Second
@@ -463,15 +468,23 @@ func (s *Source) startGeneration(gen *kafkago.Generation) {
 func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
 	defer s.drain(p)
 	backoff := 100 * time.Millisecond
+	want := int64(s.cfg.FetchBytes) // how much the next fetch asks for
 	for ctx.Err() == nil {
+		// Room for the fetch is taken before it is sent, so a partition
+		// waiting for room holds no records.
+		room, err := s.inFlight.take(ctx, want)
+		if err != nil {
+			return // the generation ended while waiting for room
+		}
 		resp, err := s.client.Fetch(ctx, &kafkago.FetchRequest{
 			Topic: p.topic, Partition: p.id, Offset: offset,
-			MinBytes: 1, MaxBytes: int64(s.cfg.FetchBytes), MaxWait: 500 * time.Millisecond,
+			MinBytes: 1, MaxBytes: room, MaxWait: 500 * time.Millisecond,
 		})
 		if err == nil && resp.Error != nil {
 			err = resp.Error
 		}
 		if err != nil {
+			s.inFlight.give(room)
 			if ctx.Err() != nil {
 				return
 			}
@@ -502,6 +515,7 @@ func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
 		backoff = 100 * time.Millisecond
 		c, err := s.read(p, resp.Records, offset)
 		if err != nil {
+			s.inFlight.give(room)
 			if ok, n := s.fetchWarn.Allow(); ok {
 				s.log.Warn("kafka input: reading a fetch failed, retrying", "topic", p.topic, "partition", p.id, "err", err, "suppressed", n)
 			}
@@ -509,12 +523,18 @@ func (s *Source) consume(ctx context.Context, p *partition, offset int64) {
 		}
 		p.fetched(offset, resp.HighWatermark, resp.LogStartOffset, c)
 		if c == nil {
+			// A quiet partition asks for little, so that its waiting
+			// fetches keep little of the budget from busy ones.
+			s.inFlight.give(room)
+			want = quietFetch
 			continue
 		}
+		// The records take what they hold in memory, which is more than
+		// their bytes on the wire (and a broker returns at least one
+		// whole record batch, whatever the fetch asked for).
+		c.cost = s.inFlight.settle(room, c.bytes())
+		want = min(2*want, int64(s.cfg.FetchBytes))
 		offset = c.end
-		if c.cost, err = s.inFlight.take(ctx, c.bytes()); err != nil {
-			return // the generation ended while waiting for room
-		}
 		select {
 		case s.chunks <- c:
 		case <-ctx.Done():
