@@ -235,6 +235,15 @@ func TestKafkaStage(t *testing.T) {
 		t.Fatal("no annotator container")
 	}
 	probes(t, c)
+	// The highest peak RSS measured catching up on a backlog with the
+	// default in-flight budget (README, "Kubernetes: the Kafka stage"): the request
+	// covers it, the limit is well above it.
+	const measuredMiB = 130
+	req := c.Resources.Requests.Memory().Value()
+	lim := c.Resources.Limits.Memory().Value()
+	if float64(req) < measuredMiB*(1<<20) || lim < 2*req {
+		t.Errorf("memory request %d MiB / limit %d MiB do not fit the measured %d MiB", req>>20, lim>>20, measuredMiB)
+	}
 	if spec.TerminationGracePeriodSeconds == nil || *spec.TerminationGracePeriodSeconds < 30 {
 		t.Error("the grace period is shorter than a worst-case stop (about 25 s)")
 	}
