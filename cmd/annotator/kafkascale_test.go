@@ -72,6 +72,44 @@ func TestKafkaTopicDeleted(t *testing.T) {
 	}
 }
 
+// TestKafkaTopicDeletedIdleMember: of two instances sharing a topic of
+// one partition, the one without a partition learns of the topic's
+// deletion only from the group (no fetch of its own fails): it stops too,
+// with exit 1 and the same error, without rejoining in a loop meanwhile.
+func TestKafkaTopicDeletedIdleMember(t *testing.T) {
+	b := kafkatest.Start(t)
+	in, out := b.CreateTopic("in", 1), b.CreateTopic("out", 1)
+	args := []string{"--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("group"),
+		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "100ms"}
+	first, firstErr := startBin(t, args...)
+	waitLog(t, firstErr, "partitions assigned")
+	second, secondErr := startBin(t, args...)
+	waitLog(t, secondErr, "partitions assigned")
+	// Both in one generation: the first rejoined when the second came.
+	waitMetricsCond(t, firstErr, "the first instance to rejoin", func() bool {
+		return strings.Count(firstErr.String(), "partitions assigned") >= 2
+	})
+	b.Produce(in, records(0, 100)...)
+	waitOutput(t, b, out, 100, 60*time.Second, firstErr, secondErr)
+	before := []int{len(firstErr.String()), len(secondErr.String())}
+	b.DeleteTopic(in)
+	for i, c := range []struct {
+		cmd    *exec.Cmd
+		stderr *syncBuffer
+	}{{first, firstErr}, {second, secondErr}} {
+		if code := exitWithin(t, c.cmd, 60*time.Second); code != 1 {
+			t.Fatalf("instance %d: exit status %d, want 1; stderr:\n%s", i+1, code, c.stderr)
+		}
+		e := c.stderr.String()
+		if !strings.Contains(e, in) || !strings.Contains(e, "deleted while consumed") {
+			t.Errorf("instance %d: stderr does not say that topic %s does not exist any more:\n%s", i+1, in, e)
+		}
+		if n := strings.Count(e[before[i]:], "partitions assigned"); n > 10 {
+			t.Errorf("instance %d: %d generations after the topic was deleted, want a few; stderr:\n%s", i+1, n, e[before[i]:])
+		}
+	}
+}
+
 // stream feeds chunks of per records to topic, paced, and closes the
 // returned channel when done.
 func stream(b *kafkatest.Broker, topic string, chunks, per int, pace time.Duration) <-chan struct{} {
