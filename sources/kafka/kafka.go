@@ -88,9 +88,8 @@ type Config struct {
 	FetchBytes int
 	// InFlightBytes bounds the bytes of the records fetched and not yet
 	// delivered (handed out in batches, or waiting to be), which is what
-	// the stage's memory grows with while it catches up on a backlog;
-	// each assigned partition may hold one fetch more, waiting for room.
-	// A batch gathers at most a quarter of it. 0 means
+	// the stage's memory grows with while it catches up on a backlog
+	// (see budget). A batch gathers at most a quarter of it. 0 means
 	// DefaultInFlightBytes.
 	InFlightBytes int
 	// StartTimeout bounds how long New keeps trying to reach the brokers.
