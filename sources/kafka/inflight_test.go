@@ -45,6 +45,7 @@ func TestInFlightBounded(t *testing.T) {
 	w := &kafkago.Writer{
 		Addr: kafkago.TCP(b.Addrs...), Topic: topic, Balancer: &kafkago.Hash{},
 		BatchSize: 16, BatchBytes: 16 * (size + 256), BatchTimeout: time.Millisecond,
+		RequiredAcks: kafkago.RequireAll,
 	}
 	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
