@@ -31,8 +31,8 @@ func newBudget(size int64) *budget {
 }
 
 // take waits until n bytes fit, or until ctx is done, and returns what it
-// took. A chunk larger than the whole budget takes all of it: it waits for
-// everything else to be delivered, and then goes alone.
+// took. Asked for more than the whole budget, it takes all of it: it waits
+// for everything else to be delivered, and then goes alone.
 func (b *budget) take(ctx context.Context, n int64) (int64, error) {
 	n = min(n, b.size)
 	for {
