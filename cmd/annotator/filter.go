@@ -237,7 +237,13 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 		return fail(stderr, cmd, err)
 	}
 	ops.serving(in)
-	stats, err := pipeline.Run(ctx, src, a, sink, pipeline.Options{Workers: core.workers, Current: ops.current(), Delivered: ops.delivered()})
+	opt := pipeline.Options{Workers: core.workers, Current: ops.current(), Delivered: ops.delivered()}
+	if m, ok := sink.(interface{ MaxRecord() int }); ok {
+		// A line gathered into one record may be as long as the output
+		// topic takes.
+		opt.MaxRecord = m.MaxRecord()
+	}
+	stats, err := pipeline.Run(ctx, src, a, sink, opt)
 	if cerr := sink.Close(); err == nil {
 		err = cerr
 	}

@@ -334,3 +334,27 @@ func TestKafkaKeepsRecordTime(t *testing.T) {
 		t.Fatalf("line output %v: want the time it was produced", got)
 	}
 }
+
+// TestKafkaLineLimitFollowsTopic: a line from standard input may be as
+// long as the output topic's max.message.bytes allows: 2 MiB goes to a
+// topic taking 3 MiB, and stops the run with an error naming the line
+// for a topic at Kafka's default of 1 MiB.
+func TestKafkaLineLimitFollowsTopic(t *testing.T) {
+	b := kafkatest.Start(t)
+	large := b.CreateTopicWith("large", 1, map[string]string{"max.message.bytes": fmt.Sprint(3 << 20)})
+	line := strings.Repeat("z", 2<<20) + " 898001"
+	r := runBin(t, strings.NewReader("short\n"+line+"\n"), "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", large)
+	if r.code != 0 {
+		t.Fatalf("a 2 MiB line to a topic taking 3 MiB: exit %d: %s", r.code, r.stderr)
+	}
+	got := b.ReadAll(large, 2, 30*time.Second)
+	if len(got) != 2 || string(got[1].Value) != line+note898001 {
+		t.Fatalf("%d messages; want the short line and the 2 MiB one annotated", len(got))
+	}
+
+	def := b.CreateTopic("default", 1)
+	r = runBin(t, strings.NewReader("short\n"+line+"\n"), "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", def)
+	if r.code != 1 || !strings.Contains(string(r.stderr), "line 2 of standard input is longer than") {
+		t.Fatalf("a 2 MiB line to a topic at the default limit: exit %d, stderr %s", r.code, r.stderr)
+	}
+}

@@ -146,17 +146,61 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		warn: kafkaconn.Every{Interval: 10 * time.Second}}
 	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr}
 	// A Write hands over a whole pipeline batch; it goes out in requests
-	// of at most pipeline.DefaultMaxRecord bytes per partition, since
-	// Kafka refuses record batches over its message size limit (1 MiB
-	// by default).
-	s.out = &producer{client: client, topic: cfg.Topic, balancer: s.balancer, compression: comp, maxBytes: pipeline.DefaultMaxRecord}
+	// that fit the topic's max.message.bytes, which bounds a record batch
+	// (one request per partition): a request over it would be refused
+	// whole.
+	s.out = &producer{client: client, topic: cfg.Topic, balancer: s.balancer, compression: comp,
+		maxBytes: batchLimit(ctx, client, cfg.Topic, cfg.Log)}
 	if cfg.DeadLetterTopic != "" {
 		// Records set aside are rare; a key goes where Java's
 		// partitioner would put it.
-		s.dlq = &producer{client: client, topic: cfg.DeadLetterTopic, balancer: &kafkago.Murmur2Balancer{}, compression: comp, maxBytes: pipeline.DefaultMaxRecord}
+		s.dlq = &producer{client: client, topic: cfg.DeadLetterTopic, balancer: &kafkago.Murmur2Balancer{}, compression: comp,
+			maxBytes: batchLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log)}
 	}
 	return s, nil
 }
+
+// batchOverhead is a record batch's header, which the broker counts
+// against max.message.bytes with the records.
+const batchOverhead = 61
+
+// batchLimit is the most bytes of records one produce request to topic
+// may hold: the topic's max.message.bytes (its own setting, or the
+// broker's message.max.bytes it inherits) less a batch header. When the
+// setting cannot be read (no DescribeConfigs permission, say), Kafka's
+// default is assumed and a note logged: a larger limit then goes unused,
+// a smaller one still works, with refused requests sent again in halves.
+func batchLimit(ctx context.Context, c *kafkago.Client, topic string, log *slog.Logger) int {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := c.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{{
+		ResourceType: kafkago.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"max.message.bytes"},
+	}}})
+	if err == nil && len(resp.Resources) == 1 && resp.Resources[0].Error != nil {
+		err = resp.Resources[0].Error
+	}
+	if err == nil {
+		for _, e := range resp.Resources[0].ConfigEntries {
+			if e.ConfigName != "max.message.bytes" {
+				continue
+			}
+			if v, perr := strconv.Atoi(e.ConfigValue); perr == nil && v > 2*batchOverhead {
+				return v - batchOverhead
+			}
+			err = fmt.Errorf("max.message.bytes = %q", e.ConfigValue)
+		}
+		if err == nil {
+			err = errors.New("max.message.bytes not in the answer")
+		}
+	}
+	log.Info("kafka output: could not read the topic's max.message.bytes; assuming Kafka's default of 1 MiB",
+		"topic", topic, "err", err)
+	return pipeline.DefaultMaxRecord
+}
+
+// MaxRecord is the longest annotated record the output topic takes; a
+// longer one is refused for itself.
+func (s *Sink) MaxRecord() int { return s.out.maxBytes }
 
 // ParseCompression maps a flag value to kafka-go's codec.
 func ParseCompression(name string) (kafkago.Compression, error) {

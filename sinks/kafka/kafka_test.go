@@ -285,3 +285,53 @@ func TestSinkOrderWithinPartition(t *testing.T) {
 		t.Errorf("all messages in %d partition(s): keys should spread them", len(last))
 	}
 }
+
+// TestSinkFollowsTopicLimit: requests are cut to the output topic's own
+// max.message.bytes, larger or smaller than Kafka's default: a topic that
+// takes 3 MiB gets a 2 MiB record (the default 1 MiB would refuse it),
+// and a topic that takes 20,000 bytes gets a batch of 2,000 small
+// records with no request refused.
+func TestSinkFollowsTopicLimit(t *testing.T) {
+	b := kafkatest.Start(t)
+	ctx := context.Background()
+
+	large := b.CreateTopicWith("large", 1, map[string]string{"max.message.bytes": fmt.Sprint(3 << 20)})
+	s, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: large})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := s.MaxRecord(), 3<<20-61; got != want {
+		t.Errorf("MaxRecord = %d, want %d (the topic's max.message.bytes less a batch header)", got, want)
+	}
+	big := strings.Repeat("y", 2<<20)
+	if err := s.Write(ctx, &pipeline.Batch{Kind: pipeline.Records, Outs: []pipeline.Output{{Value: []byte(big)}}}); err != nil {
+		t.Fatalf("a 2 MiB record to a topic taking 3 MiB: %v", err)
+	}
+	if got := b.ReadAll(large, 1, 20*time.Second); len(got) != 1 || string(got[0].Value) != big {
+		t.Fatalf("read %d messages, want the 2 MiB one", len(got))
+	}
+
+	small := b.CreateTopicWith("small", 1, map[string]string{"max.message.bytes": "20000"})
+	var hook hookCounts
+	s2, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: small, Hook: &hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	batch := &pipeline.Batch{Kind: pipeline.Records}
+	for i := 0; i < 2000; i++ {
+		batch.Outs = append(batch.Outs, pipeline.Output{Value: []byte(fmt.Sprintf("%06d %s", i, strings.Repeat(".", 100)))})
+	}
+	if err := s2.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.ReadAll(small, 2000, 20*time.Second); len(got) != 2000 {
+		t.Fatalf("read %d messages, want 2000", len(got))
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if len(hook.failed) != 0 {
+		t.Errorf("produce failures %v: requests should fit the topic's limit", hook.failed)
+	}
+}

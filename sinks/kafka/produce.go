@@ -68,7 +68,8 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 	byPart := make(map[int][]int, 1)
 	for i := range msgs {
 		if size := messageSize(&msgs[i]); size > p.maxBytes {
-			fail(i, kafkago.MessageTooLargeError{Message: msgs[i]})
+			fail(i, fmt.Errorf("%w: about %d bytes with its key and headers, over the %d of topic %s's max.message.bytes",
+				kafkago.MessageTooLargeError{Message: msgs[i]}, size, p.maxBytes+batchOverhead, p.topic))
 			continue
 		}
 		part := p.balancer.Balance(msgs[i], p.parts...)
