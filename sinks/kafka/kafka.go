@@ -193,10 +193,13 @@ func batchLimit(ctx context.Context, c *kafkago.Client, topic string, log *slog.
 			err = errors.New("max.message.bytes not in the answer")
 		}
 	}
-	log.Info("kafka output: could not read the topic's max.message.bytes; assuming Kafka's default of 1 MiB",
-		"topic", topic, "err", err)
-	return pipeline.DefaultMaxRecord
+	log.Info("kafka output: could not read the topic's max.message.bytes; assuming Kafka's default",
+		"topic", topic, "default", defaultMaxMessageBytes, "err", err)
+	return defaultMaxMessageBytes - batchOverhead
 }
+
+// defaultMaxMessageBytes is Kafka's default max.message.bytes.
+const defaultMaxMessageBytes = 1048588
 
 // MaxRecord is the longest annotated record the output topic takes; a
 // longer one is refused for itself.

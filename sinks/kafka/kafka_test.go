@@ -335,3 +335,50 @@ func TestSinkFollowsTopicLimit(t *testing.T) {
 		t.Errorf("produce failures %v: requests should fit the topic's limit", hook.failed)
 	}
 }
+
+// TestSinkOrderAfterRefusal: when the topic's limit is lowered after the
+// sink started, the first request of a partition is refused whole while
+// the next one would fit; the refused records are sent again in halves,
+// and no later record of the partition overtakes them.
+func TestSinkOrderAfterRefusal(t *testing.T) {
+	b := kafkatest.Start(t)
+	topic := b.CreateTopic("lowered", 1)
+	ctx := context.Background()
+	s, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	resp, err := b.Client().AlterConfigs(ctx, &kafkago.AlterConfigsRequest{Resources: []kafkago.AlterConfigRequestResource{{
+		ResourceType: kafkago.ResourceTypeTopic, ResourceName: topic,
+		Configs: []kafkago.AlterConfigRequestConfig{{Name: "max.message.bytes", Value: "700000"}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range resp.Errors {
+		if r != nil {
+			t.Fatal(r)
+		}
+	}
+	const n = 10000 // ~1.5 MB: a request of ~1 MiB, refused now, then one of ~0.5 MB
+	pad := strings.Repeat(".", 140)
+	batch := &pipeline.Batch{Kind: pipeline.Records}
+	for i := 0; i < n; i++ {
+		batch.Outs = append(batch.Outs, pipeline.Output{Value: []byte(fmt.Sprintf("%06d %s", i, pad))})
+	}
+	if err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got := b.ReadAll(topic, n, 30*time.Second)
+	if len(got) != n {
+		t.Fatalf("read %d messages, want %d", len(got), n)
+	}
+	for i, m := range got {
+		var seq int
+		fmt.Sscanf(string(m.Value), "%d", &seq)
+		if seq != i {
+			t.Fatalf("offset %d holds message %d: out of order", m.Offset, seq)
+		}
+	}
+}

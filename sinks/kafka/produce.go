@@ -103,8 +103,17 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 				for _, i := range idx[:k] {
 					fail(i, err)
 				}
+				// The rest wait for the retry after the failed
+				// request's; if that one was refused for its records,
+				// they go with them into the halving, in order, so no
+				// later record of the partition overtakes an earlier
+				// one that is sent again.
+				rest := fmt.Errorf("partition %d: %w", part, errNotSent)
+				if refusedRecord(err) {
+					rest = fmt.Errorf("partition %d: not sent after an earlier request was refused: %w", part, err)
+				}
 				for _, i := range idx[k:] {
-					fail(i, fmt.Errorf("partition %d: %w", part, errNotSent))
+					fail(i, rest)
 				}
 				mu.Unlock()
 				return
