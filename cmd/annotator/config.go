@@ -152,6 +152,7 @@ func inputSchema() []config.Key {
 		{Name: "sinks.kafka.compression", Kind: config.String, Flag: "kafka-compression", Check: oneOf("none", "gzip", "snappy", "lz4", "zstd")},
 		{Name: "sinks.kafka.batch_timeout", Kind: config.Duration, Flag: "kafka-batch-timeout"},
 		{Name: "sinks.kafka.dlq_topic", Kind: config.String, Flag: "kafka-dlq-topic"},
+		{Name: "sinks.kafka.timestamp", Kind: config.String, Flag: "kafka-timestamp", Check: oneOf("input", "produce")},
 	}
 }
 

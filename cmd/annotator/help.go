@@ -22,7 +22,7 @@ var flagGroups = []struct {
 	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "prefer"}},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
 	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
-		"kafka-dlq-topic", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
+		"kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
 		"kafka-drain-timeout", "kafka-max-in-flight", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
 		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}},
 	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "version"}},

@@ -233,6 +233,7 @@ type kafkaOutput struct {
 	compression  string
 	batchTimeout setFlag
 	dlqTopic     string
+	timestamp    string
 }
 
 // setFlag is a flag.Value that remembers whether it was given (on the
@@ -255,6 +256,7 @@ func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	o.batchTimeout.Value = flagvalue.NewDuration(&unused, 2*time.Millisecond, time.Microsecond, 10*time.Second)
 	fs.Var(&o.batchTimeout, "kafka-batch-timeout",
 		"no effect: each batch is produced as soon as it is annotated (accepted, with a warning, so that existing settings still start)")
+	fs.StringVar(&o.timestamp, "kafka-timestamp", "input", "timestamp of a record's output: input (the consumed record's, as Kafka Streams keeps it) or produce (the time it is produced)")
 	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set records the output topic refuses (too large, invalid) aside in this topic and go on; without it they stop the run")
 }
 
@@ -268,6 +270,9 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 	if _, err := kafkasink.ParseCompression(o.compression); err != nil {
 		return nil, usagef("--kafka-compression: %v", err)
 	}
+	if o.timestamp != "input" && o.timestamp != "produce" {
+		return nil, usagef("--kafka-timestamp %q: want input or produce", o.timestamp)
+	}
 	t, m, err := o.conn.security()
 	if err != nil {
 		return nil, err
@@ -277,7 +282,7 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 	}
 	cfg := kafkasink.Config{
 		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,
-		Compression:  o.compression,
+		Compression: o.compression, ProduceTime: o.timestamp == "produce",
 		StartTimeout: o.conn.connectTimeout, DeadLetterTopic: o.dlqTopic, Log: env.log,
 	}
 	if env.metrics != nil { // a nil registry in the interface would still be called

@@ -309,8 +309,9 @@ func TestKafkaSASL(t *testing.T) {
 }
 
 // TestKafkaKeepsRecordTime: a record's output keeps the record's
-// timestamp (event time, as a Kafka Streams app's output does), and a
-// line from standard input gets the time it was produced.
+// timestamp (event time, as a Kafka Streams app's output does), unless
+// --kafka-timestamp produce asks for the time of producing; a line from
+// standard input gets the time it was produced.
 func TestKafkaKeepsRecordTime(t *testing.T) {
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 1), b.CreateTopic("out", 1)
@@ -325,8 +326,23 @@ func TestKafkaKeepsRecordTime(t *testing.T) {
 		t.Fatalf("outputs %v, want the input records' times %s and an hour before; stderr:\n%s", got, when, stderr)
 	}
 
-	lines := b.CreateTopic("lines", 1)
+	// --kafka-timestamp produce stamps the time of producing instead.
+	stamped := b.CreateTopic("stamped", 1)
 	before := time.Now().Add(-time.Minute)
+	cmd, stderr = startBin(t, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("g"),
+		"--kafka-out-topic", stamped, "--kafka-timestamp", "produce")
+	got = b.ReadAll(stamped, 2, 30*time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 30*time.Second)
+	if len(got) != 2 || got[0].Time.Before(before) || got[1].Time.Before(before) {
+		t.Fatalf("with --kafka-timestamp produce: outputs %v, want the time they were produced; stderr:\n%s", got, stderr)
+	}
+	r := runBin(t, nil, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", stamped, "--kafka-timestamp", "now")
+	if r.code != 2 || !strings.Contains(string(r.stderr), `--kafka-timestamp "now": want input or produce`) {
+		t.Errorf("--kafka-timestamp now: exit %d, stderr %s", r.code, r.stderr)
+	}
+
+	lines := b.CreateTopic("lines", 1)
 	if r := runBin(t, strings.NewReader("a line 898001\n"), "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", lines); r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

@@ -65,6 +65,9 @@ type Config struct {
 	// StartTimeout bounds how long New keeps trying to reach the brokers.
 	// 0 means 30 s.
 	StartTimeout time.Duration
+	// ProduceTime stamps a record's output with the time it is produced
+	// rather than the consumed record's timestamp.
+	ProduceTime bool
 	// DeadLetterTopic, when set, takes the consumed records the topic
 	// refuses for themselves; when empty such a record stops the run.
 	DeadLetterTopic string
@@ -237,7 +240,7 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 	for i := range b.Outs {
 		o := &b.Outs[i]
 		m := kafkago.Message{Key: o.Key, Value: o.Value}
-		if o.Source != nil {
+		if o.Source != nil && !s.cfg.ProduceTime {
 			// The output of a record keeps its timestamp (event time);
 			// a line's gets the time it is produced.
 			m.Time = o.Source.Time
