@@ -153,12 +153,12 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	// (one request per partition): a request over it would be refused
 	// whole.
 	s.out = &producer{client: client, topic: cfg.Topic, balancer: s.balancer, compression: comp,
-		maxBytes: batchLimit(ctx, client, cfg.Topic, cfg.Log)}
+		maxBytes: batchLimit(ctx, client, cfg.Topic, cfg.Log), log: cfg.Log}
 	if cfg.DeadLetterTopic != "" {
 		// Records set aside are rare; a key goes where Java's
 		// partitioner would put it.
 		s.dlq = &producer{client: client, topic: cfg.DeadLetterTopic, balancer: &kafkago.Murmur2Balancer{}, compression: comp,
-			maxBytes: batchLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log)}
+			maxBytes: batchLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log), log: cfg.Log}
 	}
 	return s, nil
 }

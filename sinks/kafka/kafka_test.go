@@ -339,12 +339,14 @@ func TestSinkFollowsTopicLimit(t *testing.T) {
 // TestSinkOrderAfterRefusal: when the topic's limit is lowered after the
 // sink started, the first request of a partition is refused whole while
 // the next one would fit; the refused records are sent again in halves,
-// and no later record of the partition overtakes them.
+// no later record of the partition overtakes them, and the limit is read
+// again so that the next batch goes through without refusals.
 func TestSinkOrderAfterRefusal(t *testing.T) {
 	b := kafkatest.Start(t)
 	topic := b.CreateTopic("lowered", 1)
 	ctx := context.Background()
-	s, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: topic})
+	var hook hookCounts
+	s, err := kafkasink.New(ctx, kafkasink.Config{Brokers: b.Addrs, Topic: topic, Hook: &hook})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,16 +365,36 @@ func TestSinkOrderAfterRefusal(t *testing.T) {
 	}
 	const n = 10000 // ~1.5 MB: a request of ~1 MiB, refused now, then one of ~0.5 MB
 	pad := strings.Repeat(".", 140)
-	batch := &pipeline.Batch{Kind: pipeline.Records}
-	for i := 0; i < n; i++ {
-		batch.Outs = append(batch.Outs, pipeline.Output{Value: []byte(fmt.Sprintf("%06d %s", i, pad))})
+	batch := func(from int) *pipeline.Batch {
+		b := &pipeline.Batch{Kind: pipeline.Records}
+		for i := from; i < from+n; i++ {
+			b.Outs = append(b.Outs, pipeline.Output{Value: []byte(fmt.Sprintf("%06d %s", i, pad))})
+		}
+		return b
 	}
-	if err := s.Write(ctx, batch); err != nil {
+	if err := s.Write(ctx, batch(0)); err != nil {
 		t.Fatal(err)
 	}
-	got := b.ReadAll(topic, n, 30*time.Second)
-	if len(got) != n {
-		t.Fatalf("read %d messages, want %d", len(got), n)
+	hook.mu.Lock()
+	first := hook.failed["record"]
+	hook.mu.Unlock()
+	if first == 0 {
+		t.Fatal("no request was refused: the test no longer lowers the limit under the sink")
+	}
+	// The refusal had the limit read again: the next batch's requests
+	// fit it, and none is refused.
+	if err := s.Write(ctx, batch(n)); err != nil {
+		t.Fatal(err)
+	}
+	hook.mu.Lock()
+	again := hook.failed["record"] - first
+	hook.mu.Unlock()
+	if again != 0 {
+		t.Errorf("%d records refused in the second batch: the lowered limit was not read again", again)
+	}
+	got := b.ReadAll(topic, 2*n, 30*time.Second)
+	if len(got) != 2*n {
+		t.Fatalf("read %d messages, want %d", len(got), 2*n)
 	}
 	for i, m := range got {
 		var seq int

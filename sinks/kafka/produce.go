@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
@@ -38,7 +40,16 @@ type producer struct {
 	maxBytes int
 	// parts is 0…n-1 for the balancer, kept between calls.
 	parts []int
+	log   *slog.Logger
+	// limitRead is when maxBytes was last read again: a request the
+	// broker refuses as too large has it read again (at once the first
+	// time, then at most every limitRecheck), since the topic's limit may
+	// have been lowered.
+	limitRead time.Time
 }
+
+// limitRecheck is the least time between two reads of the topic's limit.
+const limitRecheck = 10 * time.Second
 
 // produce sends msgs and returns nil when the broker
 // acknowledged them all with acks=all. Otherwise it returns a
@@ -56,7 +67,8 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 		}
 	}
 	var errs kafkago.WriteErrors
-	var mu sync.Mutex // guards errs while partitions are sent in parallel
+	var mu sync.Mutex // guards errs and sizeRefused while partitions are sent in parallel
+	sizeRefused := false
 	fail := func(i int, err error) {
 		if errs == nil {
 			errs = make(kafkago.WriteErrors, len(msgs))
@@ -98,8 +110,11 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 				err = resp.Error
 			}
 			if err != nil {
-				err = fmt.Errorf("partition %d: %w", part, err)
 				mu.Lock()
+				if k > 1 && (errors.Is(err, kafkago.MessageSizeTooLarge) || errors.Is(err, kafkago.RecordListTooLarge)) {
+					sizeRefused = true
+				}
+				err = fmt.Errorf("partition %d: %w", part, err)
 				for _, i := range idx[:k] {
 					fail(i, err)
 				}
@@ -131,6 +146,14 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 			wg.Go(func() { send(part, idx) })
 		}
 		wg.Wait()
+	}
+	if sizeRefused && time.Since(p.limitRead) >= limitRecheck {
+		p.limitRead = time.Now()
+		if n := batchLimit(ctx, p.client, p.topic, p.log); n != p.maxBytes {
+			p.log.Info("kafka output: the topic's max.message.bytes changed; produce requests follow it",
+				"topic", p.topic, "was", p.maxBytes+batchOverhead, "now", n+batchOverhead)
+			p.maxBytes = n
+		}
 	}
 	if errs != nil {
 		return errs
