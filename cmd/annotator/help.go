@@ -36,7 +36,7 @@ var argNames = map[string]string{
 	"format": "FORMAT", "engine": "ENGINE", "prefer": "SOURCES", "follow": "PATH", "state": "DIR",
 	"start-at": "WHERE", "rotated": "PATTERNS", "log-level": "LEVEL", "log-format": "FORMAT",
 	"kafka-brokers": "HOST:PORT", "kafka-topic": "TOPIC", "kafka-group": "GROUP", "kafka-start": "WHERE",
-	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
+	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-timestamp": "WHICH", "kafka-batch-timeout": "DURATION", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
 	"kafka-tls-key": "FILE", "kafka-tls-server-name": "NAME", "kafka-sasl": "MECHANISM",
 	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD", "kafka-max-in-flight": "SIZE",
 }

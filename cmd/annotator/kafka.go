@@ -265,6 +265,12 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 		if o.dlqTopic != "" {
 			return nil, usagef("--kafka-dlq-topic needs --kafka-out-topic")
 		}
+		if o.timestamp != "input" {
+			return nil, usagef("--kafka-timestamp needs --kafka-out-topic")
+		}
+		if o.compression != "none" {
+			return nil, usagef("--kafka-compression needs --kafka-out-topic")
+		}
 		return nil, nil
 	}
 	if _, err := kafkasink.ParseCompression(o.compression); err != nil {

@@ -39,12 +39,29 @@ func TestKafkaConfigErrors(t *testing.T) {
 		{"[inputs.kafka]\ncommit_interval = \"-1s\"\n", `:2: key "inputs.kafka.commit_interval"`},
 		{"[sinks.kafka]\ndlq_topic = 5\n", `:2: key "sinks.kafka.dlq_topic"`},
 		{"[kafka]\nbrokers = \"one\"\n", `:2: key "kafka.brokers"`},
+		{"[sinks.kafka]\ntimestamp = \"now\"\n", `:2: key "sinks.kafka.timestamp"`},
 	} {
 		cfg := filepath.Join(dir, "c.toml")
 		os.WriteFile(cfg, []byte(tc.body), 0o644)
 		r := runBin(t, strings.NewReader(""), "-c", cfg)
 		if r.code != 2 || !strings.Contains(string(r.stderr), cfg+tc.want) {
 			t.Errorf("%q: exit %d, stderr %q; want %q", tc.body, r.code, r.stderr, cfg+tc.want)
+		}
+	}
+}
+
+// TestKafkaOutputSettingsNeedTopic: settings of the Kafka output given
+// without an output topic are a usage error naming what is missing, not
+// ignored.
+func TestKafkaOutputSettingsNeedTopic(t *testing.T) {
+	for _, args := range [][]string{
+		{"--kafka-dlq-topic", "d"},
+		{"--kafka-timestamp", "produce"},
+		{"--kafka-compression", "lz4"},
+	} {
+		r := runBin(t, strings.NewReader("x\n"), args...)
+		if want := args[0] + " needs --kafka-out-topic"; r.code != 2 || !strings.Contains(string(r.stderr), want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", args, r.code, r.stderr, want)
 		}
 	}
 }
