@@ -35,8 +35,9 @@ type producer struct {
 	balancer    kafkago.Balancer
 	compression kafkago.Compression
 	// maxBytes bounds the estimated size of one produce request's
-	// records; a single message over it is refused for itself, as the
-	// broker would refuse it (its default limit is 1 MiB).
+	// records: the topic's max.message.bytes less a batch header (see
+	// batchLimit). A single message over it is refused for itself, as
+	// the broker would refuse it.
 	maxBytes int
 	// parts is 0…n-1 for the balancer, kept between calls.
 	parts []int
@@ -51,10 +52,10 @@ type producer struct {
 // limitRecheck is the least time between two reads of the topic's limit.
 const limitRecheck = 10 * time.Second
 
-// produce sends msgs and returns nil when the broker
-// acknowledged them all with acks=all. Otherwise it returns a
-// kafkago.WriteErrors of len(msgs), an entry per message (nil for those
-// acknowledged), or another error when nothing could be sent at all.
+// produce sends msgs and returns nil when the broker acknowledged them
+// all with acks=all. Otherwise it returns a kafkago.WriteErrors of
+// len(msgs), an entry per message (nil for those acknowledged), or
+// another error when nothing could be sent at all.
 func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 	n, err := p.partitions(ctx)
 	if err != nil {
