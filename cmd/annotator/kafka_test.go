@@ -138,8 +138,7 @@ func TestKafkaKillAtLeastOnce(t *testing.T) {
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 4), b.CreateTopic("out", 4)
 	group := b.Name("group")
-	args := []string{"--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", group,
-		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "100ms"}
+	args := stageArgs(b, in, out, group)
 	a, aErr := startBin(t, args...)
 	c, cErr := startBin(t, args...)
 
@@ -194,8 +193,7 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	b := kafkatest.StartLocal(t)
 	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
 	group := b.Name("group")
-	cmd, stderr := startBin(t, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", group,
-		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "100ms")
+	cmd, stderr := startBin(t, stageArgs(b, in, out, group)...)
 	b.Produce(in, records(0, 1000)...)
 	waitOutput(t, b, out, 1000, 60*time.Second, stderr)
 	b.Stop()
@@ -373,4 +371,12 @@ func TestKafkaLineLimitFollowsTopic(t *testing.T) {
 	if r.code != 1 || !strings.Contains(string(r.stderr), "line 2 of standard input is longer than") {
 		t.Fatalf("a 2 MiB line to a topic at the default limit: exit %d, stderr %s", r.code, r.stderr)
 	}
+}
+
+// stageArgs are the arguments of a Kafka→Kafka stage in group, with a
+// short session and commit interval so that tests of members coming and
+// going run quickly.
+func stageArgs(b *kafkatest.Broker, in, out, group string) []string {
+	return []string{"--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", group,
+		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "100ms"}
 }

@@ -79,8 +79,7 @@ func TestKafkaTopicDeleted(t *testing.T) {
 func TestKafkaTopicDeletedIdleMember(t *testing.T) {
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 1), b.CreateTopic("out", 1)
-	args := []string{"--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("group"),
-		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "100ms"}
+	args := stageArgs(b, in, out, b.Name("group"))
 	first, firstErr := startBin(t, args...)
 	waitLog(t, firstErr, "partitions assigned")
 	second, secondErr := startBin(t, args...)
@@ -135,8 +134,7 @@ func waitLog(t *testing.T, stderr *syncBuffer, s string) {
 func TestKafkaMembersJoin(t *testing.T) {
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 6), b.CreateTopic("out", 6)
-	args := []string{"--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("group"),
-		"--kafka-out-topic", out, "--kafka-session-timeout", "6s", "--kafka-commit-interval", "100ms"}
+	args := stageArgs(b, in, out, b.Name("group"))
 	first, firstErr := startBin(t, args...)
 	const chunks, per = 40, 500
 	produced := stream(b, in, chunks, per, 50*time.Millisecond)
