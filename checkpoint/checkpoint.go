@@ -5,11 +5,30 @@
 // A file is known by its identity: device and inode plus a fingerprint
 // (the length and SHA-256 of its first bytes). The inode alone is not
 // enough, because file systems hand a freed inode number to the next file
-// created: the fingerprint tells the new file from the old.
+// created: the fingerprint tells the new file from the old. It cannot when
+// the new file starts with the same bytes (log lines often begin with the
+// same header), so an entry may also carry a marker: the length and
+// SHA-256 of up to MarkerLen bytes just before its offset. A file whose
+// bytes there differ is not the one checkpointed, and is not resumed at
+// that offset (Fluent Bit guards its offsets the same way).
 //
 // The state is one JSON file in the state directory, replaced atomically
 // (write a temporary file, fsync it, rename it over the old one), so a
 // crash leaves either the old state or the new one, never a torn file.
+// Its form (version 2) is
+//
+//	{"version":2,"files":[{"path":"/var/log/app.log",
+//	  "file":{"dev":D,"ino":I,"fp_len":N,"fp_sha256":"<hex>"},
+//	  "offset":O,"marker":{"len":L,"sha256":"<hex>"}}]}
+//
+// with "marker" left out when an entry has none. A path is a string of
+// bytes, not necessarily UTF-8, and JSON strings cannot carry arbitrary
+// bytes (encoding/json turns invalid ones into U+FFFD, so two such paths
+// would become one): a path that is not valid UTF-8 is written instead as
+// "path_b64", the standard base64 of its exact bytes. Version 1 files
+// (no "path_b64", no "marker") are read too; the next write makes them
+// version 2.
+//
 // Set and Delete write at once; Put and Remove only record the change,
 // and Flush writes every recorded change in one go, so a caller can
 // acknowledge deliveries at any rate while the disk sees one write per
@@ -26,6 +45,7 @@ package checkpoint
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,12 +56,18 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // FileName is the state file inside the state directory.
 const FileName = "checkpoints.json"
 
-const version = 1
+// version is the form this package writes; minVersion is the oldest it
+// reads.
+const (
+	version    = 2
+	minVersion = 1
+)
 
 // Identity tells one file from every other, also from a later file that
 // was given the same inode number.
@@ -77,8 +103,55 @@ func (id Identity) Matches(r io.ReaderAt) (bool, error) {
 	return Fingerprint(buf) == id.FPHash, nil
 }
 
-// Entry is what is known about one followed path.
+// Marker identifies the bytes just before a checkpointed offset.
+type Marker struct {
+	Len  int    `json:"len"`
+	Hash string `json:"sha256"` // hex SHA-256 of the Len bytes before the offset
+}
+
+// MarkerLen is how many bytes before an offset a marker covers at most.
+const MarkerLen = 64
+
+// MarkerOf makes the marker of the bytes just before an offset (callers
+// pass at most MarkerLen bytes; longer input keeps its last MarkerLen
+// bytes). No bytes make the zero Marker.
+func MarkerOf(tail []byte) Marker {
+	if len(tail) > MarkerLen {
+		tail = tail[len(tail)-MarkerLen:]
+	}
+	if len(tail) == 0 {
+		return Marker{}
+	}
+	return Marker{Len: len(tail), Hash: Fingerprint(tail)}
+}
+
+// Matches reports whether r holds the marked bytes just before offset. A
+// zero Marker (Len 0) matches anything. A file too short to hold them
+// does not match.
+func (m Marker) Matches(r io.ReaderAt, offset int64) (bool, error) {
+	if m.Len == 0 {
+		return true, nil
+	}
+	if m.Len < 0 || offset < int64(m.Len) {
+		return false, nil
+	}
+	buf := make([]byte, m.Len)
+	n, err := r.ReadAt(buf, offset-int64(m.Len))
+	if n < m.Len {
+		if err == nil || errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	return Fingerprint(buf) == m.Hash, nil
+}
+
+// Entry is what is known about one followed path. Its JSON tags name the
+// keys of the state file, but the file is not Entry's plain encoding: a
+// Path that is not valid UTF-8 is written as "path_b64" (see the package
+// comment).
 type Entry struct {
+	// Path is the followed path, byte for byte; it need not be UTF-8.
 	Path string `json:"path"`
 	// File is the identity of the file whose lines were delivered last:
 	// the file at Path, or, during a rotation, the file it was renamed to.
@@ -86,11 +159,73 @@ type Entry struct {
 	// Offset is the byte offset in File just past the last line the sink
 	// has durably taken.
 	Offset int64 `json:"offset"`
+	// Marker covers the bytes of File just before Offset; zero when not
+	// known (a version 1 file, or an entry made without one).
+	Marker Marker `json:"marker,omitzero"`
 }
 
 type stateFile struct {
-	Version int     `json:"version"`
-	Files   []Entry `json:"files"`
+	Version int         `json:"version"`
+	Files   []diskEntry `json:"files"`
+}
+
+// diskEntry is an Entry as the state file holds it: the path in "path"
+// when it is valid UTF-8, else in "path_b64" as the base64 of its bytes.
+type diskEntry struct {
+	Entry
+	// v2 is set by UnmarshalJSON when the entry has a key version 1 did
+	// not know ("path_b64" or "marker").
+	v2 bool
+}
+
+// diskForm is the JSON object of one entry.
+type diskForm struct {
+	Path    *string  `json:"path,omitempty"`
+	PathB64 *string  `json:"path_b64,omitempty"`
+	File    Identity `json:"file"`
+	Offset  int64    `json:"offset"`
+	Marker  *Marker  `json:"marker,omitempty"`
+}
+
+func (d diskEntry) MarshalJSON() ([]byte, error) {
+	f := diskForm{File: d.File, Offset: d.Offset}
+	if utf8.ValidString(d.Path) {
+		f.Path = &d.Path
+	} else {
+		b64 := base64.StdEncoding.EncodeToString([]byte(d.Path))
+		f.PathB64 = &b64
+	}
+	if d.Marker != (Marker{}) {
+		f.Marker = &d.Marker
+	}
+	return json.Marshal(f)
+}
+
+func (d *diskEntry) UnmarshalJSON(data []byte) error {
+	var f diskForm
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return err
+	}
+	e := Entry{File: f.File, Offset: f.Offset}
+	switch {
+	case f.Path != nil && f.PathB64 != nil:
+		return errors.New("an entry with both path and path_b64")
+	case f.Path != nil:
+		e.Path = *f.Path
+	case f.PathB64 != nil:
+		b, err := base64.StdEncoding.Strict().DecodeString(*f.PathB64)
+		if err != nil {
+			return fmt.Errorf("path_b64 %q: %w", *f.PathB64, err)
+		}
+		e.Path = string(b)
+	}
+	if f.Marker != nil {
+		e.Marker = *f.Marker
+	}
+	*d = diskEntry{Entry: e, v2: f.PathB64 != nil || f.Marker != nil}
+	return nil
 }
 
 // CorruptError reports a state file that could not be read back. The
@@ -189,21 +324,42 @@ func (s *Store) decode(data []byte) error {
 	if err := dec.Decode(&st); err != nil {
 		return err
 	}
-	if st.Version != version {
-		return fmt.Errorf("version %d, want %d", st.Version, version)
+	if st.Version < minVersion || st.Version > version {
+		return fmt.Errorf("version %d, want %d to %d", st.Version, minVersion, version)
 	}
-	for _, e := range st.Files {
+	for _, d := range st.Files {
+		e := d.Entry
 		switch {
 		case e.Path == "":
 			return errors.New("an entry without a path")
+		case d.v2 && st.Version < 2:
+			return fmt.Errorf("%q: path_b64 or marker in a version %d file", e.Path, st.Version)
 		case e.Offset < 0 || e.File.FPLen < 0:
-			return fmt.Errorf("%s: negative offset or fingerprint length", e.Path)
+			return fmt.Errorf("%q: negative offset or fingerprint length", e.Path)
 		case e.File.FPLen > 0 && len(e.File.FPHash) != 2*sha256.Size:
-			return fmt.Errorf("%s: malformed fingerprint", e.Path)
+			return fmt.Errorf("%q: malformed fingerprint", e.Path)
+		case e.Marker.Len < 0 || e.Marker.Len > MarkerLen || int64(e.Marker.Len) > e.Offset:
+			return fmt.Errorf("%q: marker length %d outside 0 to min(%d, offset %d)", e.Path, e.Marker.Len, MarkerLen, e.Offset)
+		case e.Marker.Len > 0 && !isHexHash(e.Marker.Hash), e.Marker.Len == 0 && e.Marker.Hash != "":
+			return fmt.Errorf("%q: malformed marker", e.Path)
 		}
 		s.ents[e.Path] = e
 	}
 	return nil
+}
+
+// isHexHash reports whether h is a SHA-256 in lower-case hex, as
+// Fingerprint writes it.
+func isHexHash(h string) bool {
+	if len(h) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Dir is the state directory.
@@ -330,7 +486,11 @@ func (s *Store) Close() error {
 func (s *Store) write(ents []Entry) error {
 	s.buf.Reset()
 	enc := json.NewEncoder(&s.buf)
-	if err := enc.Encode(stateFile{Version: version, Files: ents}); err != nil {
+	files := make([]diskEntry, len(ents))
+	for i, e := range ents {
+		files[i] = diskEntry{Entry: e}
+	}
+	if err := enc.Encode(stateFile{Version: version, Files: files}); err != nil {
 		return fmt.Errorf("encode checkpoints: %w", err)
 	}
 	tmp, err := os.CreateTemp(s.dir, "."+FileName+".tmp-*")
