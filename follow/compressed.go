@@ -36,6 +36,18 @@ func isGzip(file *os.File) bool {
 	return n == 2 && bytes.Equal(b[:], gzipMagic)
 }
 
+// hasGzipMagic reports whether the named file starts as a gzip stream.
+func hasGzipMagic(name string) bool {
+	file, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	var b [2]byte
+	n, _ := file.ReadAt(b[:], 0)
+	return n == 2 && bytes.Equal(b[:], gzipMagic)
+}
+
 // otherCompressed names the compressed files that cannot be read: their
 // bytes are no lines, so they are never taken for a generation.
 var otherCompressed = []string{".bz2", ".xz", ".zst", ".lz4", ".lzma", ".lzo", ".Z", ".zip"}

@@ -3,6 +3,29 @@
 // lines to the pipeline with offsets that are checkpointed only once the
 // sink has taken them.
 //
+// The model: a file is an identity, not a name. An identity is a device
+// and inode, a fingerprint of the file's first bytes and a marker of the
+// bytes just before the offset read to; a path is only the name an
+// identity was last seen under. The registry (registry.go) holds, for
+// the whole Source, which follower holds each open file and how far each
+// file let go was read, seeded from the checkpoints at start. So:
+//
+//   - a file is read by one follower only, whatever names it has (a glob
+//     matching rotated names, a symlink beside its target), and a name
+//     that resolves to a file read before goes on where it was left;
+//   - a new file is read from its start even when its first bytes equal
+//     another's; only a copytruncate copy of the file being read takes
+//     over at that file's offset;
+//   - a known inode whose first bytes or marker differ was reused by a
+//     new file: read from its start, and logged.
+//
+// The files: discover.go matches the paths and starts the followers;
+// follower.go reads one path's chain of generations; generations.go and
+// rotated.go find the generations (successors, copies, files rotated
+// while stopped or behind), copies.go the copies made while a file sat
+// empty, resume.go where reading starts; linger.go reads late lines of
+// files moved on from; park.go and openfiles.go give descriptors back.
+//
 // Each path is one perpetual stream of lines whatever rotation does to
 // the files behind it:
 //
@@ -43,13 +66,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 
 	"github.com/annotator-dev/annotator/checkpoint"
 	"github.com/annotator-dev/annotator/pipeline"
@@ -146,6 +166,9 @@ type Source struct {
 	kick chan struct{}
 	// open bounds the followed files open at once.
 	open *openBudget
+	// reg knows files by identity: who holds each, how far each let go
+	// was read.
+	reg *registry
 	// lastWarn is when a failed checkpoint write was last logged (unix
 	// nanoseconds), so a full disk does not flood the log.
 	lastWarn atomic.Int64
@@ -195,7 +218,12 @@ func New(opt Options) (*Source, error) {
 			return nil, err
 		}
 	}
+	reg := newRegistry()
+	if opt.Store != nil {
+		reg.seed(opt.Store.Entries())
+	}
 	return &Source{
+		reg:              reg,
 		opt:              opt,
 		store:            opt.Store,
 		unknownFromStart: opt.UnknownFromStart,
@@ -367,114 +395,6 @@ func (s *Source) start() {
 			defer s.wg.Done()
 			s.writeCheckpoints(s.ctx)
 		}()
-	}
-}
-
-// manage owns the followers: it starts one per path (and per file a glob
-// matches, also later), and wakes them on file system events.
-func (s *Source) manage(ctx context.Context) {
-	followers := map[string]*follower{}
-	var watcher *fsnotify.Watcher
-	if !s.opt.NoWatch {
-		w, err := fsnotify.NewWatcher()
-		if err != nil {
-			s.opt.Log.Warn("file system notifications unavailable; polling", "every", s.opt.Poll, "err", err)
-		} else {
-			watcher = w
-			defer w.Close()
-		}
-	}
-	watched := map[string]bool{}
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if watcher != nil {
-		events, errs = watcher.Events, watcher.Errors
-	}
-	noMatchLogged := map[string]bool{}
-	first := true
-	scan := func() {
-		for _, p := range s.opt.Paths {
-			var names []string
-			if isGlob(p) {
-				names, _ = filepath.Glob(p)
-				if len(names) == 0 && !noMatchLogged[p] {
-					s.opt.Log.Info("no file matches yet; waiting", "pattern", p)
-					noMatchLogged[p] = true
-				}
-			} else {
-				names = []string{p}
-			}
-			sort.Strings(names)
-			for _, name := range names {
-				if f, ok := followers[name]; ok {
-					select {
-					case <-f.done:
-						delete(followers, name) // released: deleted file
-					default:
-						continue
-					}
-				}
-				if isGlob(p) {
-					if fi, err := os.Stat(name); err != nil || fi.IsDir() {
-						continue
-					}
-				}
-				f := s.newFollower(name, !isGlob(p), first)
-				followers[name] = f
-				if watcher != nil && !watched[f.dir] {
-					if err := watcher.Add(f.dir); err != nil {
-						s.opt.Log.Debug("cannot watch directory; polling it", "dir", f.dir, "err", err)
-					}
-					watched[f.dir] = true
-				}
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
-					f.run(ctx)
-				}()
-			}
-			if watcher != nil && isGlob(p) {
-				if dir := filepath.Dir(p); !isGlob(dir) && !watched[dir] {
-					_ = watcher.Add(dir)
-					watched[dir] = true
-				}
-			}
-		}
-		first = false
-	}
-	scan()
-	tick := time.NewTicker(s.opt.Poll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			scan()
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			dir := filepath.Dir(ev.Name)
-			for _, f := range followers {
-				if f.dir == dir {
-					select {
-					case f.wake <- struct{}{}:
-					default:
-					}
-				}
-			}
-			if ev.Has(fsnotify.Create) {
-				scan()
-			}
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			s.opt.Log.Debug("file system notification error; polling covers it", "err", err)
-		}
 	}
 }
 

@@ -54,3 +54,15 @@ func (g genTime) before(o genTime) bool {
 	}
 	return g.btime.Before(o.btime)
 }
+
+// createdBefore reports whether g's file was created before o's, where
+// the file system keeps both creation times. A generation is taken for a
+// newer one when it was written later or created later: a modification
+// time stepped back (a clock step, a file system that keeps another
+// clock, a touch) must not hide a generation, since skipping one loses
+// all of its lines while reading one more that was read already cannot
+// happen (read files are known by identity, copies by their first
+// bytes).
+func (g genTime) createdBefore(o genTime) bool {
+	return !g.btime.IsZero() && !o.btime.IsZero() && g.btime.Before(o.btime)
+}

@@ -86,6 +86,9 @@ type reader struct {
 	// buffer to the pool instead of holding it while the file is quiet.
 	cancel  context.CancelFunc
 	scratch []byte
+	// sinceEmpty is, for a file found empty at offset 0, its rotated
+	// files then: see copies.go.
+	sinceEmpty *rotatedSnapshot
 }
 
 // newReader reads file from pos. It takes the file's fingerprint now, at
@@ -132,6 +135,20 @@ func (r *reader) publish() {
 func (r *reader) Read(p []byte) (int, error) {
 	for {
 		n, err := r.src.ReadAt(p, r.pos)
+		if n > 0 && r.sinceEmpty != nil {
+			snap := r.sinceEmpty
+			r.sinceEmpty = nil
+			if r.pos == 0 && len(r.fp) == 0 && !r.fixed {
+				if copies := r.fol.copiesSince(snap, r.info); len(copies) > 0 {
+					r.fol.log.Info("the file, empty when last looked at, was filled and copied away meanwhile (copytruncate); reading the copies first",
+						"file", r.fol.path, "copies", len(copies))
+					r.fol.copies = copies
+					r.fol.unqueue(copies)
+					r.next = afterRestart
+					return 0, io.EOF
+				}
+			}
+		}
 		if n > 0 {
 			if !r.fixed && !r.samePrefix() {
 				// The file was truncated and written again while these

@@ -46,7 +46,14 @@ type Framer struct {
 	// last whole line once the sink has durably taken the batch (pieces of
 	// a long line report the offset only when the line ends).
 	OnDone func(offset int64)
+	// OnDoneTail, if set, is called as OnDone is, with the last bytes
+	// (at most TailLen) before the offset too: a checkpoint keeps them
+	// to tell its file from a later one given the same inode.
+	OnDoneTail func(offset int64, tail []byte)
 }
+
+// TailLen is how many bytes before an offset OnDoneTail is given.
+const TailLen = 64
 
 // Pool holds the batches (and their buffers) that framers fill, shared by
 // every framer of a run so that opening many files allocates nothing new.
@@ -176,9 +183,16 @@ func (f *Framer) cut(b *pipeline.Batch, data []byte) *pipeline.Batch {
 	}
 	off := f.offset
 	long := b.Kind == pipeline.Piece
+	var tail []byte
+	if f.OnDoneTail != nil && !long {
+		tail = append(tail, data[max(0, end-TailLen):end]...)
+	}
 	b.Done = func() {
 		if f.OnDone != nil && !long {
 			f.OnDone(off)
+		}
+		if f.OnDoneTail != nil && !long {
+			f.OnDoneTail(off, tail)
 		}
 		f.free.free <- b
 	}

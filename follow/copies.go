@@ -1,0 +1,109 @@
+package follow
+
+import (
+	"bytes"
+	"os"
+	"sort"
+)
+
+// A file the follower had read to its end, empty after a truncation, can
+// be filled, copied away and truncated again, more than once, before the
+// follower looks (it was stopped, or held back by a slow sink, or polls
+// slowly): copytruncate at offset 0. Nothing of the file itself tells:
+// its size is no smaller than the offset 0, and it has no first bytes to
+// compare. What tells is the rotated files: those that were not there
+// when the file was found empty, and are no compressed twin of one that
+// was, are copies made since. They hold lines never read and are read
+// first, oldest first, then the file.
+
+// rotatedSnapshot is what the path's rotated files were when a file was
+// found empty: their identities, and the first bytes of each, so that a
+// generation compressed since (a new inode) is known by its content.
+type rotatedSnapshot struct {
+	keys  map[fileKey]bool
+	heads [][]byte
+}
+
+// snapshotRotated takes the snapshot without holding any file open.
+func (f *follower) snapshotRotated() *rotatedSnapshot {
+	snap := &rotatedSnapshot{keys: map[fileKey]bool{}}
+	for _, name := range f.rotatedNames() {
+		file, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		if fi, err := file.Stat(); err == nil {
+			snap.keys[keyOf(fi)] = true
+			rf := rotatedFile{f: file, fi: fi, gz: isGzip(file)}
+			if h := rf.head(fpMax); len(h) > 0 {
+				snap.heads = append(snap.heads, h)
+			}
+		}
+		file.Close()
+	}
+	return snap
+}
+
+// had reports whether rf is a file of the snapshot, or a compressed
+// twin of one.
+func (s *rotatedSnapshot) had(rf rotatedFile) bool {
+	if s.keys[keyOf(rf.fi)] {
+		return true
+	}
+	if !rf.gz {
+		return false
+	}
+	h := rf.head(fpMax)
+	for _, o := range s.heads {
+		if len(h) > 0 && bytes.Equal(h, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// copiesSince opens, oldest first, the rotated files made since snap was
+// taken that hold lines not read: copies of live made while the follower
+// did not look.
+func (f *follower) copiesSince(snap *rotatedSnapshot, live os.FileInfo) []*os.File {
+	type gen struct {
+		rotatedFile
+		t genTime
+	}
+	var gens []gen
+	for _, rf := range f.rotatedFiles() {
+		skip := snap.had(rf) || (live != nil && os.SameFile(rf.fi, live)) || f.isLingering(rf.fi) || f.isQueued(rf.fi)
+		if !skip && !rf.gz {
+			if off, ok, _ := f.src.reg.known(rf.f, rf.fi); ok && off >= rf.fi.Size() {
+				skip = true // read to its end before
+			}
+		}
+		if skip {
+			rf.f.Close()
+			continue
+		}
+		gens = append(gens, gen{rf, f.rotatedGenTime(rf)})
+	}
+	sort.SliceStable(gens, func(i, j int) bool { return gens[i].t.before(gens[j].t) })
+	var out []*os.File
+	for _, g := range gens {
+		file, err := f.openRotated(g.rotatedFile)
+		if err != nil {
+			f.log.Error("cannot read a rotated copy; its lines are lost", "file", f.path, "err", err)
+			continue
+		}
+		f.log.Info("reading a copy made while the file was not looked at", "file", f.path, "copy", g.f.Name())
+		out = append(out, file)
+	}
+	return out
+}
+
+// isQueued reports whether fi is a successor already queued.
+func (f *follower) isQueued(fi os.FileInfo) bool {
+	for _, s := range f.succ {
+		if s.info != nil && os.SameFile(fi, s.info) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,170 @@
+package follow
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Discovery: the configured paths and globs are matched again on every
+// poll and on every file created in a watched directory. A name gets a
+// follower unless it is a compressed file (a rotated generation, read
+// only through its original's follower) or names a file another
+// follower already holds (a rotated name a glob also matches, a symlink
+// beside its target): a file is read by one follower only, whatever its
+// names.
+
+// discovery is the manager's view of the followed names.
+type discovery struct {
+	s         *Source
+	followers map[string]*follower
+	watcher   *fsnotify.Watcher
+	watched   map[string]bool
+	// logged: patterns and names already reported, so that a poll every
+	// 250 ms does not repeat the news.
+	logged map[string]bool
+	first  bool
+}
+
+// manage owns the followers: it starts one per path (and per file a glob
+// matches, also later), and wakes them on file system events.
+func (s *Source) manage(ctx context.Context) {
+	d := &discovery{s: s, followers: map[string]*follower{}, watched: map[string]bool{}, logged: map[string]bool{}, first: true}
+	if !s.opt.NoWatch {
+		w, err := fsnotify.NewWatcher()
+		if err != nil {
+			s.opt.Log.Warn("file system notifications unavailable; polling", "every", s.opt.Poll, "err", err)
+		} else {
+			d.watcher = w
+			defer w.Close()
+		}
+	}
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if d.watcher != nil {
+		events, errs = d.watcher.Events, d.watcher.Errors
+	}
+	d.scan(ctx)
+	tick := time.NewTicker(s.opt.Poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			d.scan(ctx)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			dir := filepath.Dir(ev.Name)
+			for _, f := range d.followers {
+				if f.dir == dir {
+					select {
+					case f.wake <- struct{}{}:
+					default:
+					}
+				}
+			}
+			if ev.Has(fsnotify.Create) {
+				d.scan(ctx)
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			s.opt.Log.Debug("file system notification error; polling covers it", "err", err)
+		}
+	}
+}
+
+// scan matches the paths again and starts a follower for each new name.
+func (d *discovery) scan(ctx context.Context) {
+	s := d.s
+	for _, p := range s.opt.Paths {
+		glob := isGlob(p)
+		var names []string
+		if glob {
+			names, _ = filepath.Glob(p)
+			if len(names) == 0 && !d.logged[p] {
+				s.opt.Log.Info("no file matches yet; waiting", "pattern", p)
+				d.logged[p] = true
+			}
+		} else {
+			names = []string{p}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if f, ok := d.followers[name]; ok {
+				select {
+				case <-f.done:
+					delete(d.followers, name) // released: deleted file
+				default:
+					continue
+				}
+			}
+			if glob && !d.wanted(name) {
+				continue
+			}
+			f := s.newFollower(name, !glob, d.first)
+			d.followers[name] = f
+			d.watch(f.dir)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				f.run(ctx)
+			}()
+		}
+		if glob {
+			if dir := filepath.Dir(p); !isGlob(dir) {
+				d.watch(dir)
+			}
+		}
+	}
+	d.first = false
+}
+
+// wanted reports whether a name a glob matched is a file to follow: a
+// regular file, not compressed, that no follower holds already.
+func (d *discovery) wanted(name string) bool {
+	fi, err := os.Stat(name)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	if compressedName(name) || hasGzipMagic(name) {
+		if !d.logged[name] {
+			d.s.opt.Log.Info("a compressed file matches; it is read only as a rotated generation of a followed file, never as lines of its own", "file", name)
+			d.logged[name] = true
+		}
+		return false
+	}
+	if d.s.reg.isHeld(fi) {
+		// Another name of a file being read: a rotated name the glob
+		// matches too, or a link. Its follower reads it; should it let
+		// the file go, this name is followed from where it stopped.
+		return false
+	}
+	return true
+}
+
+func (d *discovery) watch(dir string) {
+	if d.watcher == nil || d.watched[dir] {
+		return
+	}
+	if err := d.watcher.Add(dir); err != nil {
+		d.s.opt.Log.Debug("cannot watch directory; polling it", "dir", dir, "err", err)
+	}
+	d.watched[dir] = true
+}
+
+// compressedName tells a compressed file by its name.
+func compressedName(name string) bool {
+	return strings.HasSuffix(name, ".gz") || compressedOtherwise(name)
+}

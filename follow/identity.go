@@ -1,0 +1,99 @@
+package follow
+
+import (
+	"os"
+
+	"github.com/annotator-dev/annotator/checkpoint"
+)
+
+// A follower's side of the identity registry: what it holds, and how far
+// the files it lets go were read.
+
+// syncClaims releases in the registry the files the follower no longer
+// holds, so that another name of them may be followed from where this
+// follower left them. Files are claimed as they are opened (claim is a
+// test and a set in one), released here.
+func (f *follower) syncClaims() {
+	keep := map[fileKey]bool{}
+	add := func(file *os.File) {
+		if file == nil {
+			return
+		}
+		if fi, err := file.Stat(); err == nil {
+			keep[keyOf(fi)] = true
+		}
+	}
+	if r := f.rd; r != nil {
+		if f.parked {
+			keep[fileKey{r.dev, r.ino}] = true
+		} else {
+			add(r.file)
+			add(r.src)
+			add(r.live)
+		}
+	}
+	for _, s := range f.succ {
+		add(s.file)
+	}
+	for _, c := range f.copies {
+		add(c)
+	}
+	for _, l := range f.lingering {
+		add(l.r.file)
+	}
+	f.src.reg.keep(f, keep)
+}
+
+// knownOffset is where reading starts in a file newly met under the
+// path: where it was read to if it was read before (under another name,
+// or before a restart), else its start. A known inode holding other
+// bytes is a reused one: a new file.
+func (f *follower) knownOffset(file *os.File, fi os.FileInfo) int64 {
+	off, ok, reused := f.src.reg.known(file, fi)
+	switch {
+	case ok && off > 0:
+		f.log.Info("the file was read before under another name; going on where it was left", "file", f.path, "offset", off)
+		return off
+	case reused:
+		f.log.Info("the file has the inode of a file read before but not its bytes (inode reused); reading it from its start", "file", f.path)
+		f.src.reg.forget(keyOf(fi))
+	}
+	return 0
+}
+
+// letGo records how far a file the follower closes was read, so that the
+// file met again under another name goes on from there.
+func (f *follower) letGo(file *os.File, pos int64) {
+	fi, err := file.Stat()
+	if err != nil {
+		return
+	}
+	f.src.reg.readTo(keyOf(fi), markOf(file, prefix(file, min(pos, fpMax)), pos))
+}
+
+// markMatches reports whether file holds the bytes e's marker covers.
+func markMatches(file *os.File, e checkpoint.Entry) bool {
+	ok, _ := e.Marker.Matches(file, e.Offset)
+	return ok
+}
+
+// readsCopyOf reports whether r reads, in the place of a file, a
+// copytruncate copy of it that s is the original of: only then may s go
+// on after what r read (copiedUpTo). A new file that merely starts with
+// the same bytes (a banner, a CSV header) is read from its start.
+func readsCopyOf(r, s *reader) bool {
+	fi, err := r.file.Stat()
+	if err != nil {
+		return false
+	}
+	if k := keyOf(fi); k.dev == r.dev && k.ino == r.ino {
+		return false
+	}
+	return s.dev == r.dev && s.ino == r.ino
+}
+
+// markerOK reports whether file holds the bytes m marks before pos.
+func markerOK(m checkpoint.Marker, file *os.File, pos int64) bool {
+	ok, _ := m.Matches(file, pos)
+	return ok
+}
