@@ -204,7 +204,7 @@ func (f *follower) endSegment() {
 		}
 		if len(f.copies) > 0 {
 			if lastCopy != nil {
-				lastCopy.Close()
+				f.closeCopy(lastCopy, r.pos)
 			}
 			c := f.copies[0]
 			f.copies = f.copies[1:]
@@ -222,13 +222,13 @@ func (f *follower) endSegment() {
 		pos := int64(0)
 		if lastCopy != nil {
 			pos = f.copiedUpTo(live, nil, lastCopy, r.pos)
-			lastCopy.Close()
+			f.closeCopy(lastCopy, r.pos)
 		}
 		f.start(newReader(f, live, pos))
 		return
 	}
 	if lastCopy != nil {
-		lastCopy.Close()
+		f.closeCopy(lastCopy, r.pos)
 	}
 	f.succ = f.withMissed(r, f.succ)
 	if len(f.succ) > 0 && f.succ[0].pos == 0 && readsCopyOf(r, f.succ[0]) {
@@ -248,7 +248,7 @@ func (f *follower) endSegment() {
 	if len(f.succ) > 0 {
 		next := f.succ[0]
 		f.succ = f.succ[1:]
-		f.log.Info("following file", "file", f.path, "offset", 0)
+		f.log.Info("following file", "file", f.path, "offset", next.pos)
 		f.start(next)
 	}
 }

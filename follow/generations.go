@@ -95,6 +95,11 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 				}
 			}
 		}
+		if keep && !rf.gz {
+			if off, ok, _ := f.src.reg.known(rf.f, rf.fi); ok && off >= rf.fi.Size() {
+				keep = false // read to its end already (a copy, or under another name)
+			}
+		}
 		if !keep {
 			rf.f.Close()
 			continue
@@ -108,10 +113,6 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 		pos := int64(0)
 		if !rf.gz {
 			pos = f.knownOffset(file, rf.fi)
-			if pos >= rf.fi.Size() && pos > 0 {
-				file.Close() // read to its end before, under another name
-				continue
-			}
 		}
 		missed = append(missed, gen{newReader(f, file, pos), t})
 	}

@@ -97,3 +97,14 @@ func markerOK(m checkpoint.Marker, file *os.File, pos int64) bool {
 	ok, _ := m.Matches(file, pos)
 	return ok
 }
+
+// closeCopy closes a copytruncate copy read up to pos (or to its end, if
+// it holds less), recording that: a generation found later is compared
+// with every file read, copies included, so that a copy is never taken
+// for a generation still to read.
+func (f *follower) closeCopy(file *os.File, pos int64) {
+	if fi, err := file.Stat(); err == nil {
+		f.letGo(file, min(pos, fi.Size()))
+	}
+	file.Close()
+}
