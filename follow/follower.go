@@ -53,8 +53,12 @@ type follower struct {
 	// generation was decompressed into, that generation's place in the
 	// order: the temporary file's own times are those of its making.
 	unpacked map[uint64]genTime
-	// holding: the follower has a slot of the Source's open budget.
-	holding bool
+	// slots is how many slots of the Source's open budget the follower
+	// holds; short how many files it holds beyond them.
+	slots, short int
+	// released are files read for late lines that were closed while
+	// descriptors ran short: found again by identity when they grow.
+	released []*releasedFile
 	// parked: the current file, quiet, was closed to free its descriptor;
 	// rd and fr are kept (with a partial line, if any) and the file is
 	// reopened by its identity once it changes.
@@ -115,6 +119,7 @@ func (f *follower) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, context.Canceled):
+			f.findReleased()
 			if b := f.readLingering(ctx); b != nil {
 				select {
 				case f.src.out <- b:
@@ -142,22 +147,38 @@ func (f *follower) run(ctx context.Context) {
 // take makes sure the follower holds a slot of the open budget, waiting
 // for one; false when ctx ended first.
 func (f *follower) take(ctx context.Context) bool {
-	if f.holding {
+	if f.slots > 0 {
 		return true
 	}
 	if !f.src.open.acquire(ctx) {
 		return false
 	}
-	f.holding = true
+	f.slots = 1
 	return true
+}
+
+// fitBudget matches the slots held to the files open: more are taken
+// when free, the rest counted short (which makes the budget contended, so
+// that quiet files elsewhere give theirs up); those no longer needed are
+// given back.
+func (f *follower) fitBudget(open int) {
+	b := f.src.open
+	for f.slots < open && b.tryAcquire() {
+		f.slots++
+	}
+	for f.slots > open {
+		b.release()
+		f.slots--
+	}
+	if short := open - f.slots; short != f.short {
+		b.short.Add(int32(short - f.short))
+		f.short = short
+	}
 }
 
 // giveBack returns the follower's slot once it holds no file open.
 func (f *follower) giveBack() {
-	if f.holding {
-		f.holding = false
-		f.src.open.release()
-	}
+	f.fitBudget(0)
 }
 
 // sleep waits for news about the file: a file system event, a poll tick.

@@ -11,8 +11,9 @@ import (
 
 // syncClaims releases in the registry the files the follower no longer
 // holds, so that another name of them may be followed from where this
-// follower left them. Files are claimed as they are opened (claim is a
-// test and a set in one), released here.
+// follower left them, and fits the slots of the descriptor budget it
+// holds to the files it has open. Files are claimed as they are opened
+// (claim is a test and a set in one), released here.
 func (f *follower) syncClaims() {
 	keep := map[fileKey]bool{}
 	add := func(file *os.File) {
@@ -42,6 +43,11 @@ func (f *follower) syncClaims() {
 		add(l.r.file)
 	}
 	f.src.reg.keep(f, keep)
+	open := len(keep)
+	if f.parked {
+		open--
+	}
+	f.fitBudget(open)
 }
 
 // knownOffset is where reading starts in a file newly met under the

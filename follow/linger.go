@@ -66,9 +66,97 @@ func (f *follower) readLingering(ctx context.Context) *pipeline.Batch {
 			continue
 		}
 		f.letGo(l.r.file, l.r.pos)
+		if quietFor := time.Since(l.r.lastData); quietFor < f.src.opt.CloseInactive {
+			// Closed for want of descriptors, not for being quiet long
+			// enough: late lines may still come.
+			f.release(l.r)
+		}
 		l.r.file.Close()
 		f.lingering = append(f.lingering[:i], f.lingering[i+1:]...)
 		i--
 	}
 	return nil
+}
+
+// releasedFile is a file read for late lines whose descriptor was given
+// back while descriptors ran short. It is looked at (stat, no descriptor)
+// under its last name, or among the rotated names if it moved, and read
+// again from where it was left as soon as it grows, until it has been
+// quiet for CloseInactive or can no longer be found.
+type releasedFile struct {
+	key   fileKey
+	name  string
+	pos   int64
+	mark  readMark
+	since time.Time // its last data
+}
+
+func (f *follower) release(r *reader) {
+	fi, err := r.file.Stat()
+	if err != nil {
+		return
+	}
+	f.released = append(f.released, &releasedFile{key: keyOf(fi), name: r.file.Name(), pos: r.pos, since: r.lastData,
+		mark: markOf(r.file, prefix(r.file, min(r.pos, fpMax)), r.pos)})
+	f.log.Debug("a file read for late lines gave its descriptor up; it is read again if it grows", "file", f.path, "rotated", r.file.Name(), "offset", r.pos)
+}
+
+// findReleased reopens, as files read for late lines, the released files
+// that grew.
+func (f *follower) findReleased() {
+	kept := f.released[:0]
+	for _, rf := range f.released {
+		if time.Since(rf.since) >= f.src.opt.CloseInactive {
+			continue
+		}
+		name, fi := f.locate(rf)
+		if fi == nil {
+			f.log.Info("a file read for late lines, closed for want of descriptors, is gone; lines written to it since, if any, cannot be read", "file", f.path, "rotated", rf.name)
+			continue
+		}
+		rf.name = name
+		if fi.Size() <= rf.pos || f.src.reg.heldByOther(f, fi) {
+			kept = append(kept, rf)
+			continue
+		}
+		file, err := os.Open(name)
+		if err != nil {
+			kept = append(kept, rf)
+			continue
+		}
+		ofi, err := file.Stat()
+		if err != nil || keyOf(ofi) != rf.key {
+			file.Close()
+			kept = append(kept, rf)
+			continue
+		}
+		same, _ := rf.mark.id.Matches(file)
+		marked, _ := rf.mark.marker.Matches(file, rf.pos)
+		if !same || !marked {
+			file.Close() // its inode was given to a new file
+			continue
+		}
+		if !f.src.reg.claim(f, ofi) {
+			file.Close()
+			kept = append(kept, rf)
+			continue
+		}
+		r := newReader(f, file, rf.pos)
+		f.linger(r)
+	}
+	f.released = kept
+}
+
+// locate finds a released file by its identity: under its last name, or
+// among the rotated names.
+func (f *follower) locate(rf *releasedFile) (string, os.FileInfo) {
+	if fi, err := os.Stat(rf.name); err == nil && keyOf(fi) == rf.key {
+		return rf.name, fi
+	}
+	for _, name := range f.rotatedNames() {
+		if fi, err := os.Stat(name); err == nil && keyOf(fi) == rf.key {
+			return name, fi
+		}
+	}
+	return "", nil
 }

@@ -11,29 +11,36 @@ import (
 
 // openReserve is what DefaultMaxOpen leaves of the descriptor limit for
 // everything but followed files: standard streams, the notification
-// watcher, checkpoint writes, metrics and Kafka connections, rotated
-// files looked at.
+// watcher, checkpoint writes, metrics and Kafka connections, and the
+// rotated files a follower looks at for a moment (a listing opens them
+// to tell them apart).
 const openReserve = 64
 
 // DefaultMaxOpen is how many followed files may be open at once unless
-// told otherwise: half of what the descriptor limit (RLIMIT_NOFILE) leaves
-// after a reserve, since a follower behind a rotation holds the next
-// generations open besides its own file.
+// told otherwise: three quarters of what the descriptor limit
+// (RLIMIT_NOFILE) leaves after the reserve. Every file held counts (see
+// openBudget); the rest is the margin for everything else the process
+// opens, rotated files looked at for a moment among them.
 func DefaultMaxOpen() int {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == unix.RLIM_INFINITY || rl.Cur > 1<<20 {
 		return 1 << 16
 	}
-	return max(4, (int(rl.Cur)-openReserve)/2)
+	return max(4, (int(rl.Cur)-openReserve)*3/4)
 }
 
-// openBudget bounds the followers holding a file open. A follower takes a
-// slot before opening its path and keeps it while it reads; one whose
-// file is quiet gives the slot back when another waits for one (or after
-// Options.CloseInactive), and takes one again when its file changes.
+// openBudget bounds the followed files open at once: every file a
+// follower holds counts, its current file, the generations queued after
+// it, copies and files read for late lines. A follower takes a slot
+// before opening its path (waiting for one) and, for each further file,
+// takes one when one is free; short counts the files held beyond the
+// slots taken. Waiting and short both make the budget contended: quiet
+// files then give their descriptors up (park), and files read for late
+// lines are closed, to be found again by their identity when they grow.
 type openBudget struct {
 	slots   chan struct{}
 	waiting atomic.Int32
+	short   atomic.Int32
 }
 
 func newOpenBudget(n int) *openBudget {
@@ -42,10 +49,8 @@ func newOpenBudget(n int) *openBudget {
 
 // acquire takes a slot, waiting for one; false when ctx ended first.
 func (b *openBudget) acquire(ctx context.Context) bool {
-	select {
-	case b.slots <- struct{}{}:
+	if b.tryAcquire() {
 		return true
-	default:
 	}
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
@@ -57,10 +62,21 @@ func (b *openBudget) acquire(ctx context.Context) bool {
 	}
 }
 
+// tryAcquire takes a slot if one is free.
+func (b *openBudget) tryAcquire() bool {
+	select {
+	case b.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 func (b *openBudget) release() { <-b.slots }
 
-// contended reports whether a follower is waiting for a slot.
-func (b *openBudget) contended() bool { return b.waiting.Load() > 0 }
+// contended reports whether a follower waits for a slot or holds more
+// files than slots.
+func (b *openBudget) contended() bool { return b.waiting.Load() > 0 || b.short.Load() > 0 }
 
 // transient reports whether err is a lack of resources that goes away by
 // itself (descriptors, disk space): worth retrying, never worth stopping
