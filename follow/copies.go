@@ -27,6 +27,8 @@ type rotatedSnapshot struct {
 // snapshotRotated takes the snapshot without holding any file open.
 func (f *follower) snapshotRotated() *rotatedSnapshot {
 	snap := &rotatedSnapshot{keys: map[fileKey]bool{}}
+	f.src.listing.Lock()
+	defer f.src.listing.Unlock()
 	for _, name := range f.rotatedNames() {
 		file, err := os.Open(name)
 		if err != nil {
@@ -71,7 +73,9 @@ func (f *follower) copiesSince(snap *rotatedSnapshot, live os.FileInfo) []*os.Fi
 		t genTime
 	}
 	var gens []gen
-	for _, rf := range f.rotatedFiles() {
+	rotated, done := f.listRotated()
+	defer done()
+	for _, rf := range rotated {
 		skip := snap.had(rf) || (live != nil && os.SameFile(rf.fi, live)) || f.isLingering(rf.fi) || f.isQueued(rf.fi)
 		if !skip && !rf.gz {
 			if off, ok, _ := f.src.reg.known(rf.f, rf.fi); ok && off >= rf.fi.Size() {

@@ -166,6 +166,8 @@ type Source struct {
 	kick chan struct{}
 	// open bounds the followed files open at once.
 	open *openBudget
+	// listing makes listings of rotated files one at a time.
+	listing sync.Mutex
 	// reg knows files by identity: who holds each, how far each let go
 	// was read.
 	reg *registry

@@ -82,6 +82,23 @@ func (f *follower) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		f.syncClaims()
 		if f.parked {
+			if len(f.lingering) > 0 || f.releasedGrew() {
+				// Late lines in a file rotated away come before the
+				// quiet current file: they are read while it stays
+				// closed.
+				if len(f.lingering) == 0 && !f.take(ctx) {
+					return
+				}
+				f.findReleased()
+				if b := f.readLingering(ctx); b != nil {
+					select {
+					case f.src.out <- b:
+					case <-ctx.Done():
+						return
+					}
+					continue
+				}
+			}
 			if !f.changed() {
 				f.sleep(ctx)
 				continue
@@ -147,13 +164,20 @@ func (f *follower) run(ctx context.Context) {
 // take makes sure the follower holds a slot of the open budget, waiting
 // for one; false when ctx ended first.
 func (f *follower) take(ctx context.Context) bool {
-	if f.slots > 0 {
+	if f.roomFor(1) {
+		return true
+	}
+	// Files read for late lines give way to the file to read now, and
+	// must, before waiting: followers each holding one and waiting for
+	// another would wait for ever.
+	f.shedLingering()
+	if f.roomFor(1) {
 		return true
 	}
 	if !f.src.open.acquire(ctx) {
 		return false
 	}
-	f.slots = 1
+	f.slots++
 	return true
 }
 
@@ -255,9 +279,16 @@ func (f *follower) endSegment() {
 	if len(f.succ) > 0 && f.succ[0].pos == 0 && readsCopyOf(r, f.succ[0]) {
 		f.succ[0].pos = f.copiedUpTo(f.succ[0].file, f.succ[0].fp, r.file, r.pos)
 	}
-	if r.movedOn {
+	switch {
+	case r.movedOn && f.roomFor(1):
 		f.linger(r)
-	} else {
+	case r.movedOn:
+		// No descriptor to spare for late lines: the file is found
+		// again by its identity if it grows.
+		f.letGo(r.file, r.pos)
+		f.release(r)
+		r.file.Close()
+	default:
 		if r.src == r.file {
 			f.letGo(r.file, r.pos)
 		}

@@ -17,7 +17,9 @@ func (f *follower) successorHasData() bool {
 			return true
 		}
 	}
-	return false
+	// The path's file, if not opened (no descriptor to spare).
+	cur, err := os.Stat(f.path)
+	return err == nil && cur.Size() > 0 && f.rd != nil && f.rd.info != nil && !os.SameFile(cur, f.rd.info) && !f.isLingering(cur)
 }
 
 // noteSuccessor opens the file the path names now if it is not the one
@@ -31,6 +33,12 @@ func (f *follower) noteSuccessor(cur os.FileInfo) {
 		if s.dev == dev && s.ino == ino {
 			return
 		}
+	}
+	if !f.roomFor(1) {
+		// No descriptor to spare: the file is opened once the one being
+		// read is done with (a generation renamed away meanwhile is
+		// found among the rotated files then).
+		return
 	}
 	file, err := f.open()
 	if err != nil {
@@ -74,7 +82,9 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 		}
 	}
 	var missed []gen
-	for _, rf := range f.rotatedFiles() {
+	rotated, listed := f.listRotated()
+	defer listed()
+	for _, rf := range rotated {
 		t := f.rotatedGenTime(rf)
 		keep := !os.SameFile(rf.fi, dfi) && (dgen.before(t) || dgen.createdBefore(t)) && !rf.copyOf(done.fp) && !f.isLingering(rf.fi)
 		for i := range qgens {
@@ -163,7 +173,9 @@ func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 		return nil
 	}
 	var found *os.File
-	for _, r := range f.rotatedFiles() {
+	rotated, done := f.listRotated()
+	defer done()
+	for _, r := range rotated {
 		if found == nil {
 			if _, cino := devIno(r.fi); cino != ino && r.copyOf(fp) {
 				if file, err := f.openRotated(r); err == nil {
@@ -185,7 +197,9 @@ func (f *follower) findCopy(fp []byte, pos int64, ino uint64) *os.File {
 func (f *follower) findByIdentity(e checkpoint.Entry) *os.File {
 	var same *os.File
 	var copyFile *rotatedFile
-	for _, r := range f.rotatedFiles() {
+	rotated, done := f.listRotated()
+	defer done()
+	for _, r := range rotated {
 		keep := false
 		// A file checkpointed while still empty has no fingerprint: only
 		// its inode tells it, and no copy can be recognised.
@@ -265,7 +279,9 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 		t genTime
 	}
 	var gens []gen
-	for _, r := range f.rotatedFiles() {
+	rotated, done := f.listRotated()
+	defer done()
+	for _, r := range rotated {
 		t := f.rotatedGenTime(r)
 		if os.SameFile(r.fi, ofi) || !(ogen.before(t) || ogen.createdBefore(t)) || r.copyOf(ofp) || f.isLingering(r.fi) {
 			r.f.Close()

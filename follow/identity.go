@@ -15,6 +15,33 @@ import (
 // holds to the files it has open. Files are claimed as they are opened
 // (claim is a test and a set in one), released here.
 func (f *follower) syncClaims() {
+	keep := f.heldKeys()
+	f.src.reg.keep(f, keep)
+	f.fitBudget(f.openCount(keep))
+}
+
+// openCount is how many of the held files are open: all but a parked one.
+func (f *follower) openCount(keep map[fileKey]bool) int {
+	if f.parked {
+		return len(keep) - 1
+	}
+	return len(keep)
+}
+
+// roomFor reports whether the follower may open n more files: it holds,
+// or can take now, a slot for each. A follower that cannot goes without
+// (opens a successor later, closes a file rather than read it for late
+// lines), so that --max-open-files bounds every file held.
+func (f *follower) roomFor(n int) bool {
+	open := f.openCount(f.heldKeys())
+	for f.slots < open+n && f.src.open.tryAcquire() {
+		f.slots++
+	}
+	return f.slots >= open+n
+}
+
+// heldKeys lists the files the follower holds.
+func (f *follower) heldKeys() map[fileKey]bool {
 	keep := map[fileKey]bool{}
 	add := func(file *os.File) {
 		if file == nil {
@@ -42,12 +69,7 @@ func (f *follower) syncClaims() {
 	for _, l := range f.lingering {
 		add(l.r.file)
 	}
-	f.src.reg.keep(f, keep)
-	open := len(keep)
-	if f.parked {
-		open--
-	}
-	f.fitBudget(open)
+	return keep
 }
 
 // knownOffset is where reading starts in a file newly met under the

@@ -115,7 +115,7 @@ func (f *follower) findReleased() {
 			continue
 		}
 		rf.name = name
-		if fi.Size() <= rf.pos || f.src.reg.heldByOther(f, fi) {
+		if fi.Size() <= rf.pos || f.src.reg.heldByOther(f, fi) || !f.roomFor(1) {
 			kept = append(kept, rf)
 			continue
 		}
@@ -153,10 +153,38 @@ func (f *follower) locate(rf *releasedFile) (string, os.FileInfo) {
 	if fi, err := os.Stat(rf.name); err == nil && keyOf(fi) == rf.key {
 		return rf.name, fi
 	}
+	f.src.listing.Lock() // listing the rotated names reads their directory
+	defer f.src.listing.Unlock()
 	for _, name := range f.rotatedNames() {
 		if fi, err := os.Stat(name); err == nil && keyOf(fi) == rf.key {
 			return name, fi
 		}
 	}
 	return "", nil
+}
+
+// releasedGrew reports whether a released file has lines to read: a
+// parked follower then takes a descriptor again to read them.
+func (f *follower) releasedGrew() bool {
+	for _, rf := range f.released {
+		if time.Since(rf.since) >= f.src.opt.CloseInactive {
+			continue
+		}
+		if _, fi := f.locate(rf); fi != nil && fi.Size() > rf.pos {
+			return true
+		}
+	}
+	return false
+}
+
+// shedLingering closes the files read for late lines, remembering them by
+// identity (see releasedFile).
+func (f *follower) shedLingering() {
+	for _, l := range f.lingering {
+		f.letGo(l.r.file, l.r.pos)
+		f.release(l.r)
+		l.r.file.Close()
+	}
+	f.lingering = nil
+	f.syncClaims()
 }

@@ -59,7 +59,9 @@ func (f *follower) unpark() {
 		file.Close()
 	}
 	found := false
-	for _, rf := range f.rotatedFiles() {
+	rotated, done := f.listRotated()
+	defer done()
+	for _, rf := range rotated {
 		if dev, ino := devIno(rf.fi); !found && dev == r.dev && ino == r.ino && markerOK(f.parkedMark, rf.f, r.pos) {
 			r.file, r.src, r.info = rf.f, rf.f, rf.fi
 			found = true

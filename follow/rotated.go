@@ -38,6 +38,16 @@ type rotatedFile struct {
 // app.log.1 to app.log.2), so a listing made meanwhile can miss one: the
 // names are listed again after opening, each must still name the file
 // opened, or the whole is done again.
+//
+// Listings are made one at a time across the Source, and done (which the
+// caller defers) ends one: a listing opens every rotated file of a path at
+// once, and fifty followers listing together after a mass rotation would
+// run out of descriptors.
+func (f *follower) listRotated() (files []rotatedFile, done func()) {
+	f.src.listing.Lock()
+	return f.rotatedFiles(), f.src.listing.Unlock
+}
+
 func (f *follower) rotatedFiles() []rotatedFile {
 	var out []rotatedFile
 	for attempt := 0; ; attempt++ {

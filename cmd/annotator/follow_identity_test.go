@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -443,7 +444,10 @@ func TestFollowIdentitySameFirstBytes(t *testing.T) {
 				if restart {
 					a.stop(false)
 				}
-				next := append(banner(), x.lines(72)...)
+				// The new file is larger than the old one: taken for a
+				// continuation, it would be read from the old file's size
+				// on.
+				next := append(banner(), x.lines(222)...)
 				switch how {
 				case "delete":
 					if err := os.Remove(path); err != nil {
@@ -461,10 +465,45 @@ func TestFollowIdentitySameFirstBytes(t *testing.T) {
 				if restart {
 					a = x.start(args...)
 				}
+				x.write(path, 20)
 				x.finish(a)
 				x.checkBanners(2)
 			})
 		}
+	}
+}
+
+// 4b. A small file, all of it read, rotated while the follower is
+// stopped; its successor starts with the same three lines (an app's
+// start-up banner) and goes on: those three lines are the new file's
+// and come out again.
+func TestFollowIdentitySmallFileSameStartRotatedWhileStopped(t *testing.T) {
+	x := newIdent(t)
+	path := x.path("app.log")
+	head := []byte("hdr=01 app starting\nhdr=02 config loaded\nhdr=03 listening\n")
+	x.appendBytes(path, head)
+	args := []string{"--follow", path, "--state", x.state}
+	a := x.start(args...)
+	waitHeaders(t, x, 3)
+	a.stop(false)
+	mustRename(t, path, path+".1")
+	x.appendBytes(path, head)
+	x.write(path, 50)
+	a = x.start(args...)
+	x.finish(a)
+	if got := x.headers.Load(); got != 6 {
+		t.Errorf("%d banner lines, want 6 (3 in each file)", got)
+	}
+}
+
+// waitHeaders waits until n banner lines came out.
+func waitHeaders(t *testing.T, x *identCase, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); x.headers.Load() < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d banner lines came out, want %d", x.headers.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a counter the output reader sets
 	}
 }
 
@@ -656,6 +695,30 @@ func TestFollowIdentityMtimeSkew(t *testing.T) {
 			a = x.start(args...)
 			x.finish(a)
 		})
+		// Two rotations while stopped, the middle generation's
+		// modification time stepped: it is still read, and in order.
+		t.Run(map[bool]string{true: "past", false: "future"}[skew < 0]+"-middle", func(t *testing.T) {
+			x := newIdent(t)
+			path := x.path("app.log")
+			args := []string{"--follow", path, "--state", x.state}
+			x.write(path, 50)
+			a := x.start(args...)
+			x.wait()
+			a.stop(false)
+			x.write(path, 10)
+			mustRename(t, path, path+".1")
+			x.write(path, 20)                 // the middle generation
+			time.Sleep(20 * time.Millisecond) // distinct creation times
+			mustRename(t, path+".1", path+".2")
+			mustRename(t, path, path+".1")
+			when := time.Now().Add(skew)
+			if err := os.Chtimes(path+".1", when, when); err != nil {
+				t.Fatal(err)
+			}
+			x.write(path, 20)
+			a = x.start(args...)
+			x.finish(a)
+		})
 	}
 }
 
@@ -796,4 +859,72 @@ func TestFollowIdentityRotationStorm(t *testing.T) {
 	if unreadDeleted > 0 {
 		t.Errorf("%d lines were still unread 2 s after their generation was due for deletion", unreadDeleted)
 	}
+}
+
+// 11b. Fifty files, ten descriptors, four renames of each file while
+// its app still holds it open and writes one late line into it after the
+// new file has lines. Every file a follower holds counts against
+// --max-open-files, and a renamed file closed for want of descriptors is
+// found again by its identity when its late line comes.
+func TestFollowIdentityDescriptorBudget(t *testing.T) {
+	x := newIdent(t)
+	const files, slots, rounds = 50, 10, 4
+	name := func(i int) string { return x.path(fmt.Sprintf("f%02d.log", i)) }
+	for i := 0; i < files; i++ {
+		x.write(name(i), 5)
+	}
+	a := x.start("--follow", filepath.Join(x.dir, "*.log"), "--state", x.state, "--max-open-files", strconv.Itoa(slots))
+	most := 0
+	sample := func() {
+		if n := countFDs(a.cmd.Process.Pid); n > most {
+			most = n
+		}
+	}
+	waitCount(t, x.c, x.seq, sample)
+	for r := 0; r < rounds; r++ {
+		for i := 0; i < files; i++ {
+			app, err := os.OpenFile(name(i), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for g := r; g >= 1; g-- {
+				mustRename(t, fmt.Sprintf("%s.%d", name(i), g), fmt.Sprintf("%s.%d", name(i), g+1))
+			}
+			mustRename(t, name(i), name(i)+".1")
+			x.write(name(i), 5)
+			if _, err := app.Write(x.lines(1)); err != nil { // late, into the renamed file
+				t.Fatal(err)
+			}
+			app.Close()
+			sample()
+		}
+		waitCount(t, x.c, x.seq, sample)
+	}
+	time.Sleep(identQuiet)
+	sample()
+	a.stop(false)
+	x.verify()
+	// Beside the followed files: what the process holds following
+	// nothing yet (standard streams, the notification watcher, the state
+	// directory's lock, the runtime's own), one listing of a path's
+	// rotated files (its generations and the directory), a checkpoint
+	// being written, and the directory read for the glob.
+	base := idleDescriptors(t)
+	limit := base + slots + (rounds + 1) + 1 + 1
+	t.Logf("RESULT at most %d descriptors open with --max-open-files %d (%d when idle)", most, slots, base)
+	if most > limit {
+		t.Errorf("%d descriptors open at once, want at most %d (%d idle, --max-open-files %d, one listing of %d rotated files, a checkpoint, a glob)", most, limit, base, slots, rounds)
+	}
+}
+
+// idleDescriptors is how many descriptors the binary holds while it
+// waits for a file to follow.
+func idleDescriptors(t *testing.T) int {
+	t.Helper()
+	x := newIdent(t)
+	a := x.start("--follow", x.path("none.log"), "--state", x.state)
+	a.waitLog("waiting for the file to appear")
+	n := countFDs(a.cmd.Process.Pid)
+	a.stop(false)
+	return n
 }
