@@ -1,9 +1,9 @@
 package follow
 
 import (
-	"bytes"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/annotator-dev/annotator/checkpoint"
 )
@@ -26,7 +26,14 @@ type readMark struct {
 	id     checkpoint.Identity
 	offset int64
 	marker checkpoint.Marker
+	at     time.Time // when recorded: marks are kept for markTTL
 }
+
+// markTTL is how long a read mark is kept. A file let go is met again
+// under another name within moments (the next poll matches the globs
+// again) or at a restart, which the checkpoints cover; marks older than
+// this are dropped so that months of rotations do not pile up.
+const markTTL = 24 * time.Hour
 
 // registry is what the Source knows of files by identity, shared by
 // every follower: which follower holds a file, so that no file is read by
@@ -40,10 +47,12 @@ type registry struct {
 	owner map[fileKey]*follower
 	held  map[*follower]map[fileKey]bool
 	read  map[fileKey]readMark
+	// swept is when old read marks were last dropped.
+	swept time.Time
 }
 
 func newRegistry() *registry {
-	return &registry{owner: map[fileKey]*follower{}, held: map[*follower]map[fileKey]bool{}, read: map[fileKey]readMark{}}
+	return &registry{owner: map[fileKey]*follower{}, held: map[*follower]map[fileKey]bool{}, read: map[fileKey]readMark{}, swept: time.Now()}
 }
 
 // seed records the read marks checkpoints hold; of two entries naming one
@@ -56,7 +65,7 @@ func (g *registry) seed(ents []checkpoint.Entry) {
 		if old, ok := g.read[k]; ok && old.id == e.File && old.offset >= e.Offset {
 			continue
 		}
-		g.read[k] = readMark{id: e.File, offset: e.Offset, marker: e.Marker}
+		g.read[k] = readMark{id: e.File, offset: e.Offset, marker: e.Marker, at: time.Now()}
 	}
 }
 
@@ -117,7 +126,16 @@ func (g *registry) readTo(k fileKey, m readMark) {
 	if old, ok := g.read[k]; ok && old.id.FPHash == m.id.FPHash && old.offset > m.offset {
 		return
 	}
+	m.at = time.Now()
 	g.read[k] = m
+	if m.at.Sub(g.swept) >= markTTL/24 {
+		g.swept = m.at
+		for k, o := range g.read {
+			if m.at.Sub(o.at) >= markTTL {
+				delete(g.read, k)
+			}
+		}
+	}
 }
 
 // known returns where reading goes on in file if it is a file read
@@ -175,11 +193,4 @@ func markerAt(file *os.File, pos int64) checkpoint.Marker {
 		return checkpoint.Marker{}
 	}
 	return checkpoint.MarkerOf(buf)
-}
-
-// sameBytesAt reports whether file holds want at off.
-func sameBytesAt(file *os.File, off int64, want []byte) bool {
-	buf := make([]byte, len(want))
-	n, _ := file.ReadAt(buf, off)
-	return n == len(want) && bytes.Equal(buf, want)
 }
