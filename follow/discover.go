@@ -13,11 +13,19 @@ import (
 
 // Discovery: the configured paths and globs are matched again on every
 // poll and on every file created in a watched directory. A name gets a
-// follower unless it is a compressed file (a rotated generation, read
-// only through its original's follower) or names a file another
-// follower already holds (a rotated name a glob also matches, a symlink
-// beside its target): a file is read by one follower only, whatever its
-// names.
+// follower unless it is
+//
+//   - a rotated name (--rotated) of another name followed: app.log.1,
+//     app.log-20261204 and app.log.2.gz beside app.log. Such a file is a
+//     generation of app.log, read through app.log's follower when it
+//     holds lines that follower has not read (renamed while behind, a
+//     copytruncate copy, rotated while stopped) and otherwise not at all:
+//     read on its own it would repeat what app.log's follower read;
+//   - a compressed file, never read as lines of its own;
+//   - another name of a file a follower already holds (a symlink beside
+//     its target, a name no --rotated pattern covers).
+//
+// So a file is read by one follower only, whatever its names.
 
 // discovery is the manager's view of the followed names.
 type discovery struct {
@@ -88,18 +96,25 @@ func (s *Source) manage(ctx context.Context) {
 // scan matches the paths again and starts a follower for each new name.
 func (d *discovery) scan(ctx context.Context) {
 	s := d.s
-	for _, p := range s.opt.Paths {
-		glob := isGlob(p)
-		var names []string
-		if glob {
-			names, _ = filepath.Glob(p)
-			if len(names) == 0 && !d.logged[p] {
+	matched := make([][]string, len(s.opt.Paths))
+	all := map[string]bool{}
+	for i, p := range s.opt.Paths {
+		if isGlob(p) {
+			matched[i], _ = filepath.Glob(p)
+			if len(matched[i]) == 0 && !d.logged[p] {
 				s.opt.Log.Info("no file matches yet; waiting", "pattern", p)
 				d.logged[p] = true
 			}
 		} else {
-			names = []string{p}
+			matched[i] = []string{p}
 		}
+		for _, n := range matched[i] {
+			all[n] = true
+		}
+	}
+	for i, p := range s.opt.Paths {
+		glob := isGlob(p)
+		names := matched[i]
 		sort.Strings(names)
 		for _, name := range names {
 			if f, ok := d.followers[name]; ok {
@@ -110,7 +125,7 @@ func (d *discovery) scan(ctx context.Context) {
 					continue
 				}
 			}
-			if glob && !d.wanted(name) {
+			if glob && !d.wanted(name, all) {
 				continue
 			}
 			f := s.newFollower(name, !glob, d.first)
@@ -133,9 +148,17 @@ func (d *discovery) scan(ctx context.Context) {
 
 // wanted reports whether a name a glob matched is a file to follow: a
 // regular file, not compressed, that no follower holds already.
-func (d *discovery) wanted(name string) bool {
+func (d *discovery) wanted(name string, all map[string]bool) bool {
 	fi, err := os.Stat(name)
 	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	if head := d.generationOf(name, all); head != "" {
+		if !d.logged[name] {
+			d.s.opt.Log.Info("a rotated generation matches; it is read through the follower of the file it was rotated from, when it holds lines that one has not read",
+				"file", name, "rotated_from", head)
+			d.logged[name] = true
+		}
 		return false
 	}
 	if compressedName(name) || hasGzipMagic(name) {
@@ -167,4 +190,35 @@ func (d *discovery) watch(dir string) {
 // compressedName tells a compressed file by its name.
 func compressedName(name string) bool {
 	return strings.HasSuffix(name, ".gz") || compressedOtherwise(name)
+}
+
+// generationOf returns the name among all that name is a rotated name of
+// (per Options.Rotated), or "".
+func (d *discovery) generationOf(name string, all map[string]bool) string {
+	for _, pat := range d.s.opt.Rotated {
+		for head := range all {
+			if head == name {
+				continue
+			}
+			if strings.HasPrefix(pat, "{path}") && !strings.HasPrefix(name, head) {
+				continue // the common case, cheaply
+			}
+			if ok, _ := filepath.Match(strings.ReplaceAll(pat, "{path}", escapeGlob(head)), name); ok {
+				return head
+			}
+		}
+	}
+	return ""
+}
+
+// escapeGlob quotes the characters filepath.Match treats specially.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -64,3 +64,20 @@ func TestRegistryKnownAndReused(t *testing.T) {
 		t.Error("a new mark was dropped")
 	}
 }
+
+// A glob's name that a --rotated pattern of another matched name covers
+// is that name's generation; names with glob characters are matched
+// literally.
+func TestGenerationOf(t *testing.T) {
+	d := &discovery{s: &Source{opt: Options{Rotated: DefaultRotated}}}
+	all := map[string]bool{"/l/app.log": true, "/l/app.log.1": true, "/l/app.log-20261204": true, "/l/app.log.2.gz": true,
+		"/l/other.log": true, "/l/x[1].log": true, "/l/x[1].log.1": true, "/l/x1.log.1": true}
+	for name, want := range map[string]string{
+		"/l/app.log": "", "/l/app.log.1": "/l/app.log", "/l/app.log-20261204": "/l/app.log", "/l/app.log.2.gz": "/l/app.log",
+		"/l/other.log": "", "/l/x[1].log.1": "/l/x[1].log", "/l/x1.log.1": "",
+	} {
+		if got := d.generationOf(name, all); got != want {
+			t.Errorf("generationOf(%s) = %q, want %q", name, got, want)
+		}
+	}
+}

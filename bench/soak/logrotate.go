@@ -46,6 +46,7 @@ type lrOptions struct {
 	duration, rotateEvery time.Duration
 	restartEvery          time.Duration
 	rate, keep            int
+	glob                  bool
 }
 
 func soakLogrotate(o lrOptions, st *stats) {
@@ -106,7 +107,7 @@ func soakLogrotate(o lrOptions, st *stats) {
 		time.Sleep(time.Millisecond)
 	}
 
-	args := []string{"--follow", path, "--state", filepath.Join(o.dir, "state"), "--format", "json", "--poll-interval", "50ms"}
+	args := []string{"--follow", followed(path, o.glob), "--state", filepath.Join(o.dir, "state"), "--format", "json", "--poll-interval", "50ms"}
 	args = append(args, o.extra...)
 	var cpu time.Duration
 	run := start(o.bin, args, st)

@@ -15,6 +15,11 @@
 //	go run ./bench/soak -duration 2m
 //	go run ./bench/soak -args "--checkpoint-interval 0"
 //	go run ./bench/soak -logrotate create -keep 50 -duration 30s
+//	go run ./bench/soak -glob -duration 1m
+//
+// With -glob the annotator follows app.log* rather than app.log: the glob
+// matches every rotated generation too (app.log.1, app.log.2.gz, dated
+// names), and each line must still come out once.
 //
 // With -logrotate, the real logrotate rotates the log of
 // follow/internal/hupapp, which reopens it on SIGHUP, and the lines are
@@ -55,6 +60,7 @@ func main() {
 	extra := flag.String("args", "", "more annotator arguments, space-separated")
 	lrStyle := flag.String("logrotate", "", "rotate with the real logrotate, configured as "+strings.Join(lrStyleNames(), ", ")+
 		", the log of an application that reopens it on SIGHUP (sent a second after each rotation); -kinds is then unused")
+	glob := flag.Bool("glob", false, "follow the glob app.log* instead of the path: it matches every rotated generation too, which must still come out once")
 	flag.Parse()
 	if *keep < 1 {
 		log.Fatal("-keep: want at least 1")
@@ -80,7 +86,7 @@ func main() {
 	st := newStats()
 	if *lrStyle != "" {
 		soakLogrotate(lrOptions{
-			style: *lrStyle, bin: *bin, dir: *dir, path: path, extra: strings.Fields(*extra),
+			style: *lrStyle, bin: *bin, dir: *dir, path: path, extra: strings.Fields(*extra), glob: *glob,
 			duration: *duration, rate: *rate, rotateEvery: *rotateEvery, restartEvery: *restartEvery, keep: *keep,
 		}, st)
 		return
@@ -92,7 +98,7 @@ func main() {
 	if err := w.write(1); err != nil {
 		log.Fatal(err)
 	}
-	args := []string{"--follow", path, "--state", filepath.Join(*dir, "state"), "--format", "json", "--poll-interval", "50ms"}
+	args := []string{"--follow", followed(path, *glob), "--state", filepath.Join(*dir, "state"), "--format", "json", "--poll-interval", "50ms"}
 	args = append(args, strings.Fields(*extra)...)
 	var cpu time.Duration // the annotator's, over every run
 	run := start(*bin, args, st)
@@ -490,4 +496,13 @@ func (r *annRun) stop(kill bool) time.Duration {
 		return ps.UserTime() + ps.SystemTime()
 	}
 	return 0
+}
+
+// followed is what the annotator is told to follow: the log, or with
+// glob a pattern matching its rotated generations too.
+func followed(path string, glob bool) string {
+	if glob {
+		return path + "*"
+	}
+	return path
 }

@@ -77,14 +77,31 @@ func TestLogrotate(t *testing.T) {
 				name := fmt.Sprintf("%s/sink=%s/%s", style.name, map[bool]string{false: "fast", true: "slow"}[slow], map[bool]string{false: "SIGTERM", true: "SIGKILL"}[kill])
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					logrotateCase(t, bin, style, slow, kill)
+					logrotateCase(t, bin, style, slow, kill, false)
 				})
 			}
 		}
 	}
 }
 
-func logrotateCase(t *testing.T, bin string, style logrotateStyle, slow, kill bool) {
+// The same, following the glob app.log*, which matches every rotated
+// generation too (app.log.1, app.log.2.gz, dated names): each file is
+// still read once, whatever names it has had.
+func TestLogrotateGlobMatchesRotatedNames(t *testing.T) {
+	bin := logrotateBin(t)
+	for _, style := range logrotateStyles {
+		for _, slow := range []bool{false, true} {
+			kill := slow
+			name := fmt.Sprintf("%s/sink=%s/%s", style.name, map[bool]string{false: "fast", true: "slow"}[slow], map[bool]string{false: "SIGTERM", true: "SIGKILL"}[kill])
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				logrotateCase(t, bin, style, slow, kill, true)
+			})
+		}
+	}
+}
+
+func logrotateCase(t *testing.T, bin string, style logrotateStyle, slow, kill, glob bool) {
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "log")
 	if err := os.Mkdir(logDir, 0o755); err != nil {
@@ -100,7 +117,11 @@ func logrotateCase(t *testing.T, bin string, style logrotateStyle, slow, kill bo
 	waitNonEmpty(t, path)
 
 	c := newCollector()
-	args := []string{"--follow", path, "--state", filepath.Join(dir, "state"), "--buffer-size", strconv.Itoa(lrBuffer), "--workers", "2"}
+	followed := path
+	if glob {
+		followed = path + "*"
+	}
+	args := []string{"--follow", followed, "--state", filepath.Join(dir, "state"), "--buffer-size", strconv.Itoa(lrBuffer), "--workers", "2"}
 	if kill {
 		// A checkpoint after every batch: a SIGKILL repeats one batch
 		// at most.
