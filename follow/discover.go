@@ -112,6 +112,12 @@ func (d *discovery) scan(ctx context.Context) {
 			all[n] = true
 		}
 	}
+	// A followed name counts while its follower runs, although its file
+	// may be missing for a moment (renamed away, its successor not yet
+	// created): its generations are still its.
+	for n := range d.followers {
+		all[n] = true
+	}
 	for i, p := range s.opt.Paths {
 		glob := isGlob(p)
 		names := matched[i]

@@ -86,7 +86,7 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	defer listed()
 	for _, rf := range rotated {
 		t := f.rotatedGenTime(rf)
-		keep := !os.SameFile(rf.fi, dfi) && (dgen.before(t) || dgen.createdBefore(t)) && !rf.copyOf(done.fp) && !f.isLingering(rf.fi)
+		keep := !os.SameFile(rf.fi, dfi) && t.newerThan(dgen) && !rf.copyOf(done.fp) && !f.isLingering(rf.fi)
 		for i := range qgens {
 			if !keep {
 				break
@@ -283,7 +283,7 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 	defer done()
 	for _, r := range rotated {
 		t := f.rotatedGenTime(r)
-		if os.SameFile(r.fi, ofi) || !(ogen.before(t) || ogen.createdBefore(t)) || r.copyOf(ofp) || f.isLingering(r.fi) {
+		if os.SameFile(r.fi, ofi) || !t.newerThan(ogen) || r.copyOf(ofp) || f.isLingering(r.fi) {
 			r.f.Close()
 			continue
 		}

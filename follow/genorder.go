@@ -55,14 +55,17 @@ func (g genTime) before(o genTime) bool {
 	return g.btime.Before(o.btime)
 }
 
-// createdBefore reports whether g's file was created before o's, where
-// the file system keeps both creation times. A generation is taken for a
-// newer one when it was written later or created later: a modification
-// time stepped back (a clock step, a file system that keeps another
-// clock, a touch) must not hide a generation, since skipping one loses
-// all of its lines while reading one more that was read already cannot
-// happen (read files are known by identity, copies by their first
-// bytes).
-func (g genTime) createdBefore(o genTime) bool {
-	return !g.btime.IsZero() && !o.btime.IsZero() && g.btime.Before(o.btime)
+// newerThan reports whether g's generation came after o's: written
+// later, or, where the file system keeps creation times, created after o
+// was last written. The second covers a modification time stepped back
+// (a clock step, a file system keeping another clock, a touch): such a
+// generation must not be skipped, since skipping loses all of its lines.
+// A file created before o's last write and written less recently is
+// rather a copy made while o was still written (copytruncate): not a
+// newer generation.
+func (g genTime) newerThan(o genTime) bool {
+	if o.before(g) {
+		return true
+	}
+	return !g.btime.IsZero() && !o.btime.IsZero() && g.btime.After(o.btime) && !g.btime.Before(o.mtime)
 }
