@@ -3,7 +3,6 @@ package follow
 import (
 	"bytes"
 	"os"
-	"sort"
 )
 
 // A file the follower had read to its end, empty after a truncation, can
@@ -68,27 +67,17 @@ func (s *rotatedSnapshot) had(rf rotatedFile) bool {
 // taken that hold lines not read: copies of live made while the follower
 // did not look.
 func (f *follower) copiesSince(snap *rotatedSnapshot, live os.FileInfo) []*os.File {
-	type gen struct {
-		rotatedFile
-		t genTime
-	}
-	var gens []gen
-	rotated, done := f.listRotated()
-	defer done()
-	for _, rf := range rotated {
-		skip := snap.had(rf) || (live != nil && os.SameFile(rf.fi, live)) || f.isLingering(rf.fi) || f.isQueued(rf.fi)
-		if !skip && !rf.gz {
+	gens := f.pickRotated(func(rf rotatedFile, _ genTime) bool {
+		if snap.had(rf) || (live != nil && os.SameFile(rf.fi, live)) || f.isLingering(rf.fi) || f.isQueued(rf.fi) {
+			return false
+		}
+		if !rf.gz {
 			if off, ok, _ := f.src.reg.known(rf.f, rf.fi); ok && off >= rf.fi.Size() {
-				skip = true // read to its end before
+				return false // read to its end before
 			}
 		}
-		if skip {
-			rf.f.Close()
-			continue
-		}
-		gens = append(gens, gen{rf, f.rotatedGenTime(rf)})
-	}
-	sort.SliceStable(gens, func(i, j int) bool { return gens[i].t.before(gens[j].t) })
+		return true
+	})
 	var out []*os.File
 	for _, g := range gens {
 		file, err := f.openRotated(g.rotatedFile)

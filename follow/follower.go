@@ -10,6 +10,7 @@ import (
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/checkpoint"
+	"github.com/annotator-dev/annotator/pipeline"
 	"github.com/annotator-dev/annotator/sources"
 )
 
@@ -91,9 +92,7 @@ func (f *follower) run(ctx context.Context) {
 				}
 				f.findReleased()
 				if b := f.readLingering(ctx); b != nil {
-					select {
-					case f.src.out <- b:
-					case <-ctx.Done():
+					if !f.send(ctx, b) {
 						return
 					}
 					continue
@@ -128,9 +127,7 @@ func (f *follower) run(ctx context.Context) {
 		cancel()
 		switch {
 		case err == nil:
-			select {
-			case f.src.out <- b:
-			case <-ctx.Done():
+			if !f.send(ctx, b) {
 				return
 			}
 		case ctx.Err() != nil:
@@ -138,9 +135,7 @@ func (f *follower) run(ctx context.Context) {
 		case errors.Is(err, context.Canceled):
 			f.findReleased()
 			if b := f.readLingering(ctx); b != nil {
-				select {
-				case f.src.out <- b:
-				case <-ctx.Done():
+				if !f.send(ctx, b) {
 					return
 				}
 				continue
@@ -158,6 +153,16 @@ func (f *follower) run(ctx context.Context) {
 			}
 			f.endSegment()
 		}
+	}
+}
+
+// send hands a batch on; false when ctx ended first.
+func (f *follower) send(ctx context.Context, b *pipeline.Batch) bool {
+	select {
+	case f.src.out <- b:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -274,22 +274,9 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 	}
 	ogen := f.genTime(old, ofi)
 	ofp := prefix(old, fpMax)
-	type gen struct {
-		rotatedFile
-		t genTime
-	}
-	var gens []gen
-	rotated, done := f.listRotated()
-	defer done()
-	for _, r := range rotated {
-		t := f.rotatedGenTime(r)
-		if os.SameFile(r.fi, ofi) || !t.newerThan(ogen) || r.copyOf(ofp) || f.isLingering(r.fi) {
-			r.f.Close()
-			continue
-		}
-		gens = append(gens, gen{r, t})
-	}
-	sort.Slice(gens, func(i, j int) bool { return gens[i].t.before(gens[j].t) })
+	gens := f.pickRotated(func(r rotatedFile, t genTime) bool {
+		return !os.SameFile(r.fi, ofi) && t.newerThan(ogen) && !r.copyOf(ofp) && !f.isLingering(r.fi)
+	})
 	var out []*os.File
 	cut := false
 	for _, g := range gens {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -126,4 +127,28 @@ func withoutCompressedTwins(files []rotatedFile) []rotatedFile {
 // fingerprint of another file's first bytes.
 func (r rotatedFile) copyOf(fp []byte) bool {
 	return len(fp) > 0 && bytes.Equal(r.head(int64(len(fp))), fp)
+}
+
+// rotatedGen is a rotated file with its place among the generations.
+type rotatedGen struct {
+	rotatedFile
+	t genTime
+}
+
+// pickRotated lists the rotated files, keeps those keep accepts (closing
+// the others) and returns them oldest first.
+func (f *follower) pickRotated(keep func(rotatedFile, genTime) bool) []rotatedGen {
+	rotated, done := f.listRotated()
+	defer done()
+	var gens []rotatedGen
+	for _, rf := range rotated {
+		t := f.rotatedGenTime(rf)
+		if !keep(rf, t) {
+			rf.f.Close()
+			continue
+		}
+		gens = append(gens, rotatedGen{rf, t})
+	}
+	sort.SliceStable(gens, func(i, j int) bool { return gens[i].t.before(gens[j].t) })
+	return gens
 }
