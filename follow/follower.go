@@ -83,20 +83,12 @@ func (f *follower) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		f.syncClaims()
 		if f.parked {
-			if len(f.lingering) > 0 || f.releasedGrew() {
-				// Late lines in a file rotated away come before the
-				// quiet current file: they are read while it stays
-				// closed.
-				if len(f.lingering) == 0 && !f.take(ctx) {
-					return
-				}
-				f.findReleased()
-				if b := f.readLingering(ctx); b != nil {
-					if !f.send(ctx, b) {
-						return
-					}
-					continue
-				}
+			// Late lines in a file rotated away come before the quiet
+			// current file: they are read while it stays closed.
+			if sent, ok := f.readLate(ctx); !ok {
+				return
+			} else if sent {
+				continue
 			}
 			if !f.changed() {
 				f.sleep(ctx)
@@ -113,8 +105,13 @@ func (f *follower) run(ctx context.Context) {
 				return
 			}
 			if !f.openNext() {
-				f.giveBack()
-				if !f.explicit && f.gone() {
+				if sent, ok := f.readLate(ctx); !ok {
+					return
+				} else if sent {
+					continue
+				}
+				f.syncClaims()
+				if !f.explicit && f.gone() && len(f.released) == 0 {
 					return
 				}
 				f.sleep(ctx)
@@ -292,6 +289,13 @@ func (f *follower) endSegment() {
 		// again by its identity if it grows.
 		f.letGo(r.file, r.pos)
 		f.release(r)
+		r.file.Close()
+	case r.quietAway:
+		f.log.Info("the file renamed away with nothing new at its path was quiet for --close-inactive; closed, and read again if it grows",
+			"file", f.path, "offset", r.pos)
+		f.letGo(r.file, r.pos)
+		f.release(r)
+		f.released[len(f.released)-1].until = time.Now().Add(markTTL)
 		r.file.Close()
 	default:
 		if r.src == r.file {

@@ -69,3 +69,9 @@ func (g genTime) newerThan(o genTime) bool {
 	}
 	return !g.btime.IsZero() && !o.btime.IsZero() && g.btime.After(o.btime) && !g.btime.Before(o.mtime)
 }
+
+// createdBefore reports whether g's file was created before o's, where
+// the file system keeps both creation times.
+func (g genTime) createdBefore(o genTime) bool {
+	return !g.btime.IsZero() && !o.btime.IsZero() && g.btime.Before(o.btime)
+}

@@ -83,7 +83,7 @@ func (f *follower) knownOffset(file *os.File, fi os.FileInfo) int64 {
 		f.log.Info("the file was read before under another name; going on where it was left", "file", f.path, "offset", off)
 		return off
 	case reused:
-		f.log.Info("the file has the inode of a file read before but not its bytes (inode reused); reading it from its start", "file", f.path)
+		f.log.Info("the file has the inode of a file read before but other bytes (truncated and written again, or the inode reused by a new file); reading it from its start", "file", f.path)
 		f.src.reg.forget(keyOf(fi))
 	}
 	return 0
@@ -107,17 +107,24 @@ func markMatches(file *os.File, e checkpoint.Entry) bool {
 
 // readsCopyOf reports whether r reads, in the place of a file, a
 // copytruncate copy of it that s is the original of: only then may s go
-// on after what r read (copiedUpTo). A new file that merely starts with
-// the same bytes (a banner, a CSV header) is read from its start.
+// on after what r read (copiedUpTo). That is so when r was opened as s's
+// file (a copy found by s's checkpoint), or r's file was created after
+// s's: a copy is made of a file that exists, whereas a new file that
+// merely starts with the same bytes as the one before it (a banner, a
+// CSV header) was created after it, and is read from its start.
 func readsCopyOf(r, s *reader) bool {
-	fi, err := r.file.Stat()
+	rfi, err := r.file.Stat()
 	if err != nil {
 		return false
 	}
-	if k := keyOf(fi); k.dev == r.dev && k.ino == r.ino {
+	sfi, err := s.file.Stat()
+	if err != nil || os.SameFile(rfi, sfi) {
 		return false
 	}
-	return s.dev == r.dev && s.ino == r.ino
+	if k := keyOf(rfi); k.dev != r.dev || k.ino != r.ino {
+		return s.dev == r.dev && s.ino == r.ino
+	}
+	return genTimeOf(s.file, sfi).createdBefore(genTimeOf(r.file, rfi))
 }
 
 // markerOK reports whether file holds the bytes m marks before pos.

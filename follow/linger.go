@@ -84,11 +84,14 @@ func (f *follower) readLingering(ctx context.Context) *pipeline.Batch {
 // again from where it was left as soon as it grows, until it has been
 // quiet for CloseInactive or can no longer be found.
 type releasedFile struct {
-	key   fileKey
-	name  string
-	pos   int64
-	mark  readMark
-	since time.Time // its last data
+	key  fileKey
+	name string
+	pos  int64
+	mark readMark
+	// until is when it is let go for good: CloseInactive after its last
+	// data, or later for a file renamed with nothing in its place,
+	// whose writer may come back to it.
+	until time.Time
 }
 
 func (f *follower) release(r *reader) {
@@ -96,8 +99,8 @@ func (f *follower) release(r *reader) {
 	if err != nil {
 		return
 	}
-	f.released = append(f.released, &releasedFile{key: keyOf(fi), name: r.file.Name(), pos: r.pos, since: r.lastData,
-		mark: markOf(r.file, prefix(r.file, min(r.pos, fpMax)), r.pos)})
+	f.released = append(f.released, &releasedFile{key: keyOf(fi), name: r.file.Name(), pos: r.pos,
+		until: r.lastData.Add(f.src.opt.CloseInactive), mark: markOf(r.file, prefix(r.file, min(r.pos, fpMax)), r.pos)})
 	f.log.Debug("a file read for late lines gave its descriptor up; it is read again if it grows", "file", f.path, "rotated", r.file.Name(), "offset", r.pos)
 }
 
@@ -106,12 +109,12 @@ func (f *follower) release(r *reader) {
 func (f *follower) findReleased() {
 	kept := f.released[:0]
 	for _, rf := range f.released {
-		if time.Since(rf.since) >= f.src.opt.CloseInactive {
+		if time.Now().After(rf.until) {
 			continue
 		}
 		name, fi := f.locate(rf)
 		if fi == nil {
-			f.log.Info("a file read for late lines, closed for want of descriptors, is gone; lines written to it since, if any, cannot be read", "file", f.path, "rotated", rf.name)
+			f.log.Info("a file rotated away and closed (quiet, or for want of descriptors) is gone; lines written to it since, if any, cannot be read", "file", f.path, "rotated", rf.name)
 			continue
 		}
 		rf.name = name
@@ -167,7 +170,7 @@ func (f *follower) locate(rf *releasedFile) (string, os.FileInfo) {
 // parked follower then takes a descriptor again to read them.
 func (f *follower) releasedGrew() bool {
 	for _, rf := range f.released {
-		if time.Since(rf.since) >= f.src.opt.CloseInactive {
+		if time.Now().After(rf.until) {
 			continue
 		}
 		if _, fi := f.locate(rf); fi != nil && fi.Size() > rf.pos {
@@ -187,4 +190,23 @@ func (f *follower) shedLingering() {
 	}
 	f.lingering = nil
 	f.syncClaims()
+}
+
+// readLate reads late lines of files rotated away, lingering or released
+// and grown, while the follower has no current file open (parked, or
+// waiting for its path). sent reports a batch handed on; ok is false
+// when ctx ended.
+func (f *follower) readLate(ctx context.Context) (sent, ok bool) {
+	if len(f.lingering) == 0 && !f.releasedGrew() {
+		return false, true
+	}
+	if len(f.lingering) == 0 && !f.take(ctx) {
+		return false, false
+	}
+	f.findReleased()
+	b := f.readLingering(ctx)
+	if b == nil {
+		return false, true
+	}
+	return true, f.send(ctx, b)
 }

@@ -74,6 +74,9 @@ type reader struct {
 	// successor; the file is then kept open a while (lingering) for
 	// other processes of the app that have not moved on yet.
 	movedOn bool
+	// quietAway: the file was renamed, nothing replaced it, and it was
+	// quiet for CloseInactive: it is closed and remembered.
+	quietAway bool
 	// lingering: the segment reads late lines written to a file the
 	// follower has moved on from; it ends once the file has been quiet
 	// for CloseInactive, or when descriptors run short.
@@ -267,8 +270,16 @@ func (r *reader) atEnd() endState {
 	case errors.Is(err, os.ErrNotExist):
 		if fi != nil && nlink(fi) > 0 {
 			// Renamed, and the new file is not there yet: the writer
-			// may still be writing here.
-			return stateIdle
+			// may still be writing here, so it is read on until quiet
+			// for CloseInactive; then its descriptor is given back (a
+			// deleted file's space is not held for ever) and the file is
+			// looked at by identity, read again if it grows.
+			if time.Since(r.lastData) < r.fol.src.opt.CloseInactive {
+				return stateIdle
+			}
+			r.quietAway = true
+			r.next = afterReopen
+			return stateEnded
 		}
 		r.next = afterGone
 	default:

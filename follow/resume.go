@@ -132,7 +132,8 @@ func (f *follower) resume(file *os.File) {
 			if same && mark {
 				f.log.Warn("the file is shorter than its checkpoint (truncated while stopped); reading it from its start", "file", f.path, "offset", e.Offset, "size", fi.Size())
 			} else {
-				f.log.Warn("the file has the inode of the file checkpointed but not its bytes (inode reused); reading it from its start", "file", f.path, "offset", e.Offset)
+				f.log.Info("the file has the inode of the file checkpointed but other bytes (truncated and written again while stopped, or the inode reused by a new file); reading it from its start, after any copy of the file checkpointed",
+					"file", f.path, "offset", e.Offset)
 			}
 		}
 		pathPos = f.knownOffset(file, fi)

@@ -1035,3 +1035,41 @@ func TestFollowIdentityVersion1CheckpointUpgraded(t *testing.T) {
 		t.Errorf("checkpoint file not upgraded: %s", data)
 	}
 }
+
+// A restart between copytruncate's copy and its truncation, after an
+// earlier copytruncate while stopped: the newer copy is read whole, and
+// the file, still holding the copied lines, goes on after them rather
+// than from its start; after its truncation, from its start.
+func TestFollowIdentityRestartBetweenCopyAndTruncate(t *testing.T) {
+	x := newIdent(t)
+	path := x.path("app.log")
+	args := []string{"--follow", path, "--state", x.state}
+	x.write(path, 100)
+	a := x.start(args...)
+	x.wait()
+	a.stop(false)
+	copyFile := func(from, to string) {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(path, path+".1") // a whole copytruncate while stopped
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	x.write(path, 50)
+	time.Sleep(10 * time.Millisecond) // the copy below is created later than the file's last write
+	mustRename(t, path+".1", path+".2")
+	copyFile(path, path+".1") // the next one's copy; its truncation is still to come
+	a = x.start(args...)
+	x.wait()
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	x.write(path, 50)
+	x.finish(a)
+}

@@ -495,7 +495,8 @@ func TestFollowPeerFilebeatDataAddedAfterCloseInactive(t *testing.T) {
 // longer than --close-inactive (the test waits until the follower has let
 // the renamed file go); then a new file with a line: it is read from its
 // start, and nothing of the old one again. Filebeat only asserts "at
-// least" its lines; here each comes once.
+// least" its lines; here each comes once, and a late line written into
+// the closed file is found again by its identity and read.
 func TestFollowPeerFilebeatRotatingCloseInactiveLowWriteRate(t *testing.T) {
 	x := newIdent(t)
 	path := x.path("test.log")
@@ -508,6 +509,9 @@ func TestFollowPeerFilebeatRotatingCloseInactiveLowWriteRate(t *testing.T) {
 		// The lines are still checked below.
 		t.Errorf("the file renamed away, quiet, no file at the path, is still open %v later (--close-inactive 100ms): Filebeat's harvester is done after close.on_state_change.inactive", peerReleaseWait)
 	}
+	// A late line into the closed file: it is found again by identity.
+	x.write(path+".1", 1)
+	x.wait()
 	x.write(path, 1)
 	x.wait()
 	x.write(path, 10)
