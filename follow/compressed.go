@@ -38,7 +38,7 @@ func isGzip(file *os.File) bool {
 
 // hasGzipMagic reports whether the named file starts as a gzip stream.
 func hasGzipMagic(name string) bool {
-	file, err := os.Open(name)
+	file, err := openLog(name)
 	if err != nil {
 		return false
 	}

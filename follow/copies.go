@@ -29,7 +29,7 @@ func (f *follower) snapshotRotated() *rotatedSnapshot {
 	f.src.listing.Lock()
 	defer f.src.listing.Unlock()
 	for _, name := range f.rotatedNames() {
-		file, err := os.Open(name)
+		file, err := openLog(name)
 		if err != nil {
 			continue
 		}

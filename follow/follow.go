@@ -238,25 +238,17 @@ func New(opt Options) (*Source, error) {
 
 func isGlob(p string) bool { return strings.ContainsAny(p, "*?[") }
 
-// checkReadable fails for a directory or a file that cannot be opened; a
-// missing file is fine (it is waited for).
+// checkReadable fails for a directory, a FIFO or a file that cannot be
+// opened; a missing file is fine (it is waited for).
 func checkReadable(p string) error {
-	f, err := os.Open(p)
+	f, err := openLog(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("follow %s: %w", p, err)
+		return fmt.Errorf("follow: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("follow %s: %w", p, err)
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("follow %s: is a directory, not a log file (a glob such as %s finds the files in it)", p, filepath.Join(p, "*.log"))
-	}
-	return nil
+	return f.Close()
 }
 
 // Next implements pipeline.Source. It returns batches from every

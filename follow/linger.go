@@ -122,7 +122,7 @@ func (f *follower) findReleased() {
 			kept = append(kept, rf)
 			continue
 		}
-		file, err := os.Open(name)
+		file, err := openLog(name)
 		if err != nil {
 			kept = append(kept, rf)
 			continue

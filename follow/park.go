@@ -44,7 +44,7 @@ func (f *follower) changed() bool {
 func (f *follower) unpark() {
 	r := f.rd
 	f.parked, f.parkedInfo = false, nil
-	if file, err := os.Open(f.path); err == nil {
+	if file, err := openLog(f.path); err == nil {
 		if fi, err := file.Stat(); err == nil {
 			if dev, ino := devIno(fi); dev == r.dev && ino == r.ino {
 				r.file, r.src, r.info = file, file, fi

@@ -3,7 +3,6 @@ package follow
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -74,22 +73,9 @@ func (f *follower) openNext() bool {
 	return true
 }
 
-// open opens the path, refusing directories.
+// open opens the path, refusing anything but a regular file.
 func (f *follower) open() (*os.File, error) {
-	file, err := os.Open(f.path)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := file.Stat()
-	if err != nil {
-		file.Close()
-		return nil, fmt.Errorf("stat %s: %w", f.path, err)
-	}
-	if fi.IsDir() {
-		file.Close()
-		return nil, fmt.Errorf("%s is a directory, not a log file", f.path)
-	}
-	return file, nil
+	return openLog(f.path)
 }
 
 // resume decides where reading starts in a file that was there when

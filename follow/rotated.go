@@ -2,6 +2,7 @@ package follow
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,10 +57,12 @@ func (f *follower) rotatedFiles() []rotatedFile {
 		out = out[:0]
 		stable := true
 		for _, name := range names {
-			c, err := os.Open(name)
+			c, err := openLog(name)
 			if err != nil {
-				stable = false // renamed away since listed
-				continue
+				if errors.Is(err, os.ErrNotExist) {
+					stable = false // renamed away since listed
+				}
+				continue // or no regular file: no log
 			}
 			fi, err := c.Stat()
 			if err != nil || !fi.Mode().IsRegular() || compressedOtherwise(name) || !f.src.reg.claim(f, fi) {

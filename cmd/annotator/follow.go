@@ -107,6 +107,9 @@ func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, e
 		if opt.Store != nil {
 			opt.Store.Close() // release the directory: nothing was recorded
 		}
+		if nl := (*follow.NotLogError)(nil); errors.As(err, &nl) {
+			return nil, &settingsError{err} // a directory or FIFO named: exit 2
+		}
 		return nil, err
 	}
 	return src, nil

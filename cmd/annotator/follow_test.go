@@ -688,12 +688,18 @@ func TestFollowBadInput(t *testing.T) {
 	if err := os.WriteFile(notDir, []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"directory", []string{"--follow", dir}, "is a directory"},
+		// Opened without blocking: no writer needed to be told.
+		{"fifo", []string{"--follow", fifo}, "is a named pipe (FIFO)"},
 		{"state not writable", []string{"--follow", notDir, "--state", filepath.Join(notDir, "state")}, "state directory"},
 		{"state is a file", []string{"--follow", notDir, "--state", notDir}, "not a directory"},
 		{"bad start", []string{"--follow", notDir, "--start-at", "middle"}, "--start-at"},
@@ -706,6 +712,9 @@ func TestFollowBadInput(t *testing.T) {
 			}
 			if tc.name == "directory" && !strings.Contains(string(r.stderr), dir) {
 				t.Errorf("error does not name %s: %s", dir, r.stderr)
+			}
+			if (tc.name == "directory" || tc.name == "fifo") && r.code != 2 {
+				t.Errorf("exit %d, want 2: a path that is no log file is the caller's to fix", r.code)
 			}
 		})
 	}
