@@ -57,7 +57,12 @@ type dirLock struct {
 // never a held lock.
 func lockDir(dir string) (*dirLock, error) {
 	path := filepath.Join(dir, LockName)
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	// O_NOFOLLOW: a lock file that is a symlink (planted, or left by a
+	// careless copy) would have its target truncated and overwritten.
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("state directory %s: %s is a symbolic link; refusing to write through it (remove it)", dir, LockName)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("state directory %s: open %s: %w", dir, LockName, err)
 	}

@@ -18,6 +18,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -116,11 +117,24 @@ func (es Errors) Error() string {
 	return b.String()
 }
 
+// MaxFileSize is the largest config file read: a real one is a few
+// kilobytes, and reading whatever a path names (-c /dev/zero, a log
+// given by mistake) must not exhaust memory.
+const MaxFileSize = 1 << 20
+
 // Load reads and checks the file at path.
 func Load(path string, schema []Key) ([]Setting, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d KiB: not a config file?", MaxFileSize>>10)}
 	}
 	return Parse(path, data, schema)
 }

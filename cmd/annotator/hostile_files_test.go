@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A lock file in the state directory that is a symbolic link is not
+// written through: its target keeps its bytes, and the run is refused
+// naming the link.
+func TestStateLockSymlinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, []byte("precious bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(state, "lock")); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(log, []byte("one 898001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, strings.NewReader(""), "--follow", log, "--state", state)
+	if r.code == 0 || !bytes.Contains(r.stderr, []byte("lock is a symbolic link")) {
+		t.Errorf("exit %d, stderr %q; want a refusal naming the link", r.code, r.stderr)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "precious bytes\n" {
+		t.Errorf("the link's target was written: %q", got)
+	}
+}
+
+// A config file is read only up to 1 MiB: -c /dev/zero (or a log given
+// by mistake) is refused with a message, not read until memory runs out.
+func TestConfigFileTooLarge(t *testing.T) {
+	r := runBin(t, strings.NewReader(""), "-c", "/dev/zero")
+	if r.code != 2 || !bytes.Contains(r.stderr, []byte("/dev/zero: larger than 1024 KiB")) {
+		t.Errorf("exit %d, stderr %q; want 2 and a message naming the file and the limit", r.code, r.stderr)
+	}
+	big := filepath.Join(t.TempDir(), "big.toml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("# comment\n"), 200_000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runBin(t, strings.NewReader(""), "-c", big)
+	if r.code != 2 || !bytes.Contains(r.stderr, []byte("larger than 1024 KiB")) {
+		t.Errorf("2 MB config: exit %d, stderr %q; want 2 and the limit named", r.code, r.stderr)
+	}
+}
