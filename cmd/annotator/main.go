@@ -35,6 +35,12 @@ const (
 )
 
 func main() {
+	// SIGHUP's default action ends the process. A service manager's
+	// reload (systemd's ExecReload) may send it any time after exec,
+	// before the catalog's reloader listens for it; ignored until then,
+	// it reloads nothing, which is right: nothing is loaded yet. The
+	// reloader's Notify takes it over.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/catalog/reload"
+	"github.com/annotator-dev/annotator/internal/sdnotify"
 	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/metrics"
 	"github.com/annotator-dev/annotator/pipeline"
@@ -31,6 +32,7 @@ type opsRun struct {
 	source string
 	sumOut io.Writer
 	stderr io.Writer
+	log    *slog.Logger
 }
 
 // start loads the catalogs and starts the reloader, the metrics endpoint
@@ -42,7 +44,7 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 		return nil, err
 	}
 	so, statsRun := stdout.(*statsOutput)
-	rt := &opsRun{stderr: stderr, sumFmt: annotate.Text}
+	rt := &opsRun{stderr: stderr, sumFmt: annotate.Text, log: log}
 	if statsRun {
 		// --format shapes the table; the annotated lines are dropped.
 		rt.sumFmt, l.Opts.Format = l.Opts.Format, annotate.Text
@@ -130,6 +132,11 @@ func (o *opsFlags) serving(in input) {
 		o.rt.source = inputName(in)
 	}
 	o.rt.reg.SetReady(true)
+	// Signals are handled by now (SIGHUP by the reloader, or ignored):
+	// a Type=notify unit may send its reload from here on.
+	if err := sdnotify.Ready(); err != nil {
+		o.rt.log.Warn("cannot tell systemd the service is ready", "err", err)
+	}
 }
 
 // inputName names an input for metric labels: kafkaInput is "kafka".
