@@ -86,6 +86,7 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 			Check: oneOf(string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick))},
 		{Name: "pipeline.workers", Kind: config.Int, Flag: "workers"},
 		{Name: "pipeline.buffer_size", Kind: config.Size, Flag: "buffer-size"},
+		{Name: "pipeline.drain_timeout", Kind: config.Duration, Flag: "drain-timeout"},
 		{Name: "log.level", Kind: config.String, Flag: "log-level", Check: oneOf("debug", "info", "warn", "error")},
 		{Name: "log.format", Kind: config.String, Flag: "log-format", Check: oneOf("text", "json")},
 		{Name: "metrics.addr", Kind: config.String, Flag: "metrics-addr", Check: func(v string) error {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/catalog"
@@ -32,6 +33,7 @@ type coreFlags struct {
 	bufferSize   int
 	logLevel     string
 	logFormat    string
+	drain        time.Duration
 }
 
 func (f *coreFlags) register(fs *flag.FlagSet) {
@@ -46,6 +48,8 @@ func (f *coreFlags) register(fs *flag.FlagSet) {
 		"`size` of a read batch, 64 to 64MiB (256K, 1M, 1MiB...); longer lines pass through in pieces")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.Var(flagvalue.NewDuration(&f.drain, 10*time.Second, 100*time.Millisecond, 10*time.Minute), "drain-timeout",
+		"after SIGTERM, how long what was read may take to reach the output, 100ms to 10m; past it annotator exits with status 1 without it (a stalled output)")
 }
 
 // Bounds of the numeric settings the run allocates by. Each batch buffer
@@ -237,7 +241,12 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 		return fail(stderr, cmd, err)
 	}
 	ops.serving(in)
-	opt := pipeline.Options{Workers: core.workers, Current: ops.current(), Delivered: ops.delivered()}
+	opt := pipeline.Options{Workers: core.workers, Current: ops.current(), Delivered: ops.delivered(), DrainTimeout: core.drain}
+	budget := core.drain + stopGrace
+	if k, ok := in.(*kafkaInput); ok {
+		budget += k.drainTimeout // the consumer's last commits, after the pipeline
+	}
+	setStopBudget(ctx, budget)
 	if m, ok := sink.(interface{ MaxRecord() int }); ok {
 		// A line gathered into one record may be as long as the output
 		// topic takes.

@@ -25,7 +25,7 @@ var flagGroups = []struct {
 		"kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
 		"kafka-drain-timeout", "kafka-max-in-flight", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
 		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}},
-	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "version"}},
+	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "drain-timeout", "version"}},
 }
 
 // aliases are flags shown with another: -c with --config.
@@ -36,7 +36,7 @@ var argNames = map[string]string{
 	"format": "FORMAT", "engine": "ENGINE", "prefer": "SOURCES", "follow": "PATH", "state": "DIR",
 	"start-at": "WHERE", "rotated": "PATTERNS", "log-level": "LEVEL", "log-format": "FORMAT",
 	"kafka-brokers": "HOST:PORT", "kafka-topic": "TOPIC", "kafka-group": "GROUP", "kafka-start": "WHERE",
-	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-timestamp": "WHICH", "kafka-batch-timeout": "DURATION", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
+	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-timestamp": "WHICH", "kafka-batch-timeout": "DURATION", "drain-timeout": "DURATION", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
 	"kafka-tls-key": "FILE", "kafka-tls-server-name": "NAME", "kafka-sasl": "MECHANISM",
 	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD", "kafka-max-in-flight": "SIZE",
 }

@@ -42,9 +42,8 @@ func main() {
 	// reloader's Notify takes it over.
 	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	ctx, budget := withStopBudget(ctx)
+	os.Exit(runStoppable(ctx, stop, budget, func() int { return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }, os.Stderr))
 }
 
 // A command is one subcommand (or the filter, which has no name).

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -45,19 +46,34 @@ func hupRun(t *testing.T, env []string, ready func(pid int)) {
 // SIGHUP as soon as main has begun (a service manager's reload racing
 // the start) neither ends the process nor changes what it writes: the
 // first thing main does is to ignore it until the catalog's reloader
-// listens. The moment is seen in /proc: SIGHUP among the ignored signals.
-// (Before main, while packages initialise, about 4 ms, the runtime's
-// default still ends the process; the systemd unit waits for READY=1.)
+// listens. The moment is seen in /proc (SIGHUP among the ignored
+// signals), or, should the reloader take SIGHUP over before a look
+// catches it, by READY=1 on $NOTIFY_SOCKET. (Before main, while packages
+// initialise, about 4 ms, the runtime's default still ends the process;
+// the systemd unit waits for READY=1.)
 func TestSIGHUPAsSoonAsMainRuns(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 64)
 	for i := 0; i < 10; i++ {
-		hupRun(t, nil, func(pid int) {
+		hupRun(t, []string{"NOTIFY_SOCKET=" + sock}, func(pid int) {
 			for deadline := time.Now().Add(5 * time.Second); !hupIgnored(pid); {
-				if time.Now().After(deadline) {
-					t.Fatal("SIGHUP never showed as ignored")
+				conn.SetReadDeadline(time.Now().Add(50 * time.Microsecond))
+				if _, err := conn.Read(buf); err == nil {
+					return // ready: the reloader has SIGHUP
 				}
-				// Spinning, not sleeping: the point is to be early.
+				if time.Now().After(deadline) {
+					t.Fatal("SIGHUP never showed as ignored, and no READY=1 came")
+				}
 			}
 		})
+		// The run's READY=1, if not read above, is not the next run's.
+		conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		conn.Read(buf)
 	}
 }
 
@@ -98,5 +114,50 @@ func TestSystemdNotifyReady(t *testing.T) {
 				t.Fatalf("notification %q, %v; want READY=1", buf[:n], err)
 			}
 		})
+	}
+}
+
+// SIGTERM while the output takes no data (a pipe its reader stopped
+// reading, a hung shipper): the process ends within --drain-timeout and
+// the grace, with status 1 and a message saying why, instead of hanging
+// in a write for ever.
+func TestSIGTERMWithStalledOutput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "big.log")
+	line := bytes.Repeat([]byte("x"), 100)
+	var data bytes.Buffer
+	for i := 0; data.Len() < 16<<20; i++ {
+		fmt.Fprintf(&data, "%d 898001 %s\n", i, line)
+	}
+	if err := os.WriteFile(in, data.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe() // read by nobody
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(binary, "--drain-timeout", "500ms", in)
+	cmd.Stdout = w
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	time.Sleep(300 * time.Millisecond) // the pipe fills: its 64 KiB take a moment
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	took := time.Since(start)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(errb.String(), "stopping: not done") {
+		t.Errorf("exit %v, stderr %q; want status 1 and the reason", err, errb.String())
+	}
+	// --drain-timeout and the grace of 2 s, and slack for a loaded machine.
+	if took > 5*time.Second {
+		t.Errorf("stopped %v after SIGTERM, want within about 2.5 s", took)
 	}
 }
