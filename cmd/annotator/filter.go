@@ -225,6 +225,10 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 			break
 		}
 	}
+	if stoppedStarting(ctx, err) {
+		log.Info("stopped while starting")
+		return exitOK
+	}
 	if err != nil {
 		return fail(stderr, cmd, err)
 	}
@@ -237,6 +241,10 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 	if err != nil {
 		if c, ok := src.(io.Closer); ok {
 			c.Close() // release what the source holds (a state directory's lock)
+		}
+		if stoppedStarting(ctx, err) {
+			log.Info("stopped while starting")
+			return exitOK
 		}
 		return fail(stderr, cmd, err)
 	}

@@ -161,3 +161,34 @@ func TestSIGTERMWithStalledOutput(t *testing.T) {
 		t.Errorf("stopped %v after SIGTERM, want within about 2.5 s", took)
 	}
 }
+
+// SIGTERM while the Kafka stage waits for its brokers at start-up is a
+// stop like any other: exit 0, not "brokers unreachable" with status 1.
+func TestSIGTERMWhileWaitingForBrokers(t *testing.T) {
+	for _, args := range [][]string{
+		{"--kafka-brokers", "127.0.0.1:1", "--kafka-topic", "in", "--kafka-group", "g"},
+		{"--kafka-brokers", "127.0.0.1:1", "--kafka-out-topic", "out"},
+	} {
+		cmd := exec.Command(binary, args...)
+		cmd.Stdin = strings.NewReader("")
+		var errb syncBuffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errb.String(), "brokers not answering"); {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("%v: never waited for the brokers: %s", args, errb.String())
+			}
+			time.Sleep(10 * time.Millisecond) // polling the log
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("%v: SIGTERM while waiting for brokers: %v; stderr %s", args, err, errb.String())
+		}
+	}
+}

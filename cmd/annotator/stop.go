@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -64,4 +65,11 @@ func runStoppable(ctx context.Context, stop context.CancelFunc, budget *atomic.I
 		fmt.Fprintf(stderr, "annotator: stopping: not done %s after the signal (the output takes no data?); exiting without delivering what was read\n", d)
 		return exitFailure
 	}
+}
+
+// stoppedStarting reports whether err is a signal's stop reaching a start
+// that was waiting (for brokers, say): SIGTERM then means exit 0, as at
+// any other time.
+func stoppedStarting(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled)
 }

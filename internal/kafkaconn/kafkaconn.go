@@ -44,6 +44,9 @@ const topicGrace = 5 * time.Second
 // topic.
 func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []string, timeout time.Duration, log *slog.Logger) error {
 	c := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
+	// A stop (SIGTERM) while waiting is no failure of the brokers: it
+	// returns the parent's context.Canceled, not "unreachable".
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	backoff := 200 * time.Millisecond
@@ -94,6 +97,9 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 		} else {
 			eofs = 0
 		}
+		if parent.Err() != nil {
+			return fmt.Errorf("waiting for brokers %s: %w", strings.Join(brokers, ","), parent.Err())
+		}
 		if ctx.Err() != nil {
 			if noTopic != nil {
 				return noTopic
@@ -110,6 +116,9 @@ func CheckTopics(ctx context.Context, tr *kafkago.Transport, brokers, topics []s
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if parent.Err() != nil {
+				return fmt.Errorf("waiting for brokers %s: %w", strings.Join(brokers, ","), parent.Err())
+			}
 			if noTopic != nil {
 				return noTopic
 			}
