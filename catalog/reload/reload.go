@@ -167,15 +167,25 @@ type Reloader struct {
 	version int64
 	hup     chan os.Signal
 	watcher *fsnotify.Watcher
+	settle  time.Duration
 }
 
+// DefaultSettle is how long a changed catalog file must be still before it
+// is read again: a file rewritten in place in pieces (truncate, part,
+// pause, rest) read too early would load a part of the catalog.
+const DefaultSettle = time.Second
+
 // New loads the catalog once and listens for reload triggers: SIGHUP
-// always, changes to the catalog files when watch is set. reg, which may
+// always, changes to the catalog files when watch is set, each read once
+// the file has been still for settle (0: DefaultSettle). reg, which may
 // be nil, takes the catalog's version and load outcomes. The caller runs
 // Run, which stops listening when its context ends; Close stops
 // listening when Run is never started.
-func New(l *Loader, log *slog.Logger, reg *metrics.Registry, watch bool) (*Reloader, error) {
-	r := &Reloader{loader: l, log: log, reg: reg}
+func New(l *Loader, log *slog.Logger, reg *metrics.Registry, watch bool, settle time.Duration) (*Reloader, error) {
+	if settle <= 0 {
+		settle = DefaultSettle
+	}
+	r := &Reloader{loader: l, log: log, reg: reg, settle: settle}
 	r.watch(watch)
 	ld, err := l.Load()
 	if err != nil {
@@ -261,9 +271,11 @@ func (r *Reloader) Run(ctx context.Context) {
 	for _, f := range r.loader.Files {
 		watched[filepath.Clean(f)] = true
 	}
-	// Changes come in bursts (truncate, write, write, chmod); one reload
-	// once the burst settles reads the finished file.
-	const settle = 100 * time.Millisecond
+	// Changes come in bursts (truncate, write, pause, write, chmod); one
+	// reload once the file has been still for r.settle reads the finished
+	// file. Writing a new file and renaming it over the old one is the
+	// safe way: the rename is one event, and the content complete.
+	settle := r.settle
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	defer debounce.Stop()

@@ -74,7 +74,7 @@ func TestReloaderFollowsFile(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "c.tsv")
 	write(t, f, "KA\tv1\nKB\tv1\n")
-	r, err := New(&Loader{Files: []string{f}, Replace: true}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, true)
+	r, err := New(&Loader{Files: []string{f}, Replace: true}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, true, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +105,57 @@ func TestReloaderFollowsFile(t *testing.T) {
 	waitFor("KA KB [KA v3]\n")
 	if r.Ann.Load().Len() != 1 {
 		t.Errorf("the annotator has %d codes, want 1", r.Ann.Load().Len())
+	}
+}
+
+// A catalog rewritten in place in pieces, with a pause shorter than the
+// settle time between them, is read once whole, never half.
+func TestReloaderWaitsForTheFileToSettle(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.tsv")
+	write(t, f, "KA\tv1\nKB\tv1\n")
+	r, err := New(&Loader{Files: []string{f}, Replace: true}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, true, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	seen := make(chan int, 1000)
+	stopWatch := make(chan struct{})
+	go func() { // records every catalog size the reloader publishes
+		defer close(seen)
+		last := r.Ann.Load()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if a := r.Ann.Load(); a != last {
+				last = a
+				seen <- a.Len()
+			}
+		}
+	}()
+	file, err := os.OpenFile(f, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file.WriteString("KA\tv2\n")
+	time.Sleep(300 * time.Millisecond) // the writer pauses half-way
+	file.WriteString("KB\tv2\nKC\tv2\n")
+	file.Close()
+	for deadline := time.Now().Add(10 * time.Second); r.Ann.Load().Len() != 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the whole catalog never loaded: %d codes", r.Ann.Load().Len())
+		}
+	}
+	close(stopWatch)
+	for n := range seen {
+		if n != 3 {
+			t.Errorf("a catalog of %d codes was loaded before the file was whole", n)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/catalog/reload"
@@ -23,6 +24,7 @@ type opsFlags struct {
 	catalogs       listFlag
 	catalogReplace bool
 	catalogWatch   bool
+	catalogSettle  time.Duration
 	metricsAddr    string
 	summary        bool
 	top            int
@@ -37,6 +39,8 @@ func (o *opsFlags) register(fs *flag.FlagSet) {
 	fs.Var(&o.catalogs, "catalog", "custom catalog `file` (.tsv, .csv or .toml) merged over the built-in one; repeatable, later files win")
 	fs.BoolVar(&o.catalogReplace, "catalog-replace", false, "use only the custom catalogs, not the built-in JMessage one")
 	fs.BoolVar(&o.catalogWatch, "catalog-watch", true, "reload the catalogs when a catalog file changes (SIGHUP always reloads)")
+	fs.Var(flagvalue.NewDuration(&o.catalogSettle, reload.DefaultSettle, 100*time.Millisecond, time.Minute), "catalog-settle",
+		"how long a changed catalog file must be still before it is read again, 100ms to 1m (writing a new file and renaming it over the old one is the safe way)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `address` (a bare port means 127.0.0.1:PORT); off by default")
 	fs.BoolVar(&o.summary, "summary", false, "at the end, print a table of the codes seen on standard error")
 	fs.Var(flagvalue.NewInt(&o.top, 0, 0, maxTop), "top", "list only the `N` most frequent codes in the summary, 0 to 1000000 (0: all)")
@@ -81,6 +85,7 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 		{Name: "catalog.files", Kind: config.List, Flag: "catalog"},
 		{Name: "catalog.replace", Kind: config.Bool, Flag: "catalog-replace"},
 		{Name: "catalog.watch", Kind: config.Bool, Flag: "catalog-watch"},
+		{Name: "catalog.settle", Kind: config.Duration, Flag: "catalog-settle"},
 		{Name: "catalog.prefer", Kind: config.CSV, Flag: "prefer"},
 		{Name: "catalog.engine", Kind: config.String, Flag: "engine",
 			Check: oneOf(string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick))},

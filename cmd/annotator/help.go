@@ -19,7 +19,7 @@ var flagGroups = []struct {
 }{
 	{"Output", []string{"format", "field", "only-matching", "summary", "top"}},
 	{"Matching", []string{"engine", "workers", "buffer-size"}},
-	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "prefer"}},
+	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "catalog-settle", "prefer"}},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
 	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
 		"kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
@@ -36,7 +36,7 @@ var argNames = map[string]string{
 	"format": "FORMAT", "engine": "ENGINE", "prefer": "SOURCES", "follow": "PATH", "state": "DIR",
 	"start-at": "WHERE", "rotated": "PATTERNS", "log-level": "LEVEL", "log-format": "FORMAT",
 	"kafka-brokers": "HOST:PORT", "kafka-topic": "TOPIC", "kafka-group": "GROUP", "kafka-start": "WHERE",
-	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-timestamp": "WHICH", "kafka-batch-timeout": "DURATION", "drain-timeout": "DURATION", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
+	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-timestamp": "WHICH", "kafka-batch-timeout": "DURATION", "drain-timeout": "DURATION", "catalog-settle": "DURATION", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
 	"kafka-tls-key": "FILE", "kafka-tls-server-name": "NAME", "kafka-sasl": "MECHANISM",
 	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD", "kafka-max-in-flight": "SIZE",
 }

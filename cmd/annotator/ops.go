@@ -64,7 +64,7 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 			return nil, err
 		}
 	}
-	rel, err := reload.New(l, log, rt.reg, o.catalogWatch)
+	rel, err := reload.New(l, log, rt.reg, o.catalogWatch, o.catalogSettle)
 	if err != nil {
 		return nil, o.loadError(err)
 	}
