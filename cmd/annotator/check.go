@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/annotator-dev/annotator/config"
 	"github.com/annotator-dev/annotator/metrics"
 )
 
@@ -65,5 +66,34 @@ func checkRun(rf *runFlags) error {
 			}
 		}
 	}
-	return nil
+	return checkSources(rf)
+}
+
+// checkSources refuses two sources at once: a run reads one (followed
+// files, or a Kafka topic), and reading the first while ignoring the
+// other without a word would lose the other's lines.
+func checkSources(rf *runFlags) error {
+	var asked []string // flag names
+	for _, in := range rf.ins {
+		switch in := in.(type) {
+		case *followInput:
+			if len(in.paths) > 0 {
+				asked = append(asked, "follow")
+			}
+		case *kafkaInput:
+			if len(in.topics) > 0 {
+				asked = append(asked, "kafka-topic")
+			}
+		}
+	}
+	if len(asked) < 2 {
+		return nil
+	}
+	msg := fmt.Sprintf("--%s and --%s: one source at a time; run one annotator per source (they can share an output topic)", asked[0], asked[1])
+	for _, name := range asked {
+		if at, ok := rf.ops.origins[name]; ok {
+			return &config.Error{File: at.file, Line: at.line, Key: at.key, Msg: fmt.Sprintf("key %q: %s", at.key, msg)}
+		}
+	}
+	return usagef("%s", msg)
 }

@@ -206,6 +206,9 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 		io.WriteString(stdout, versionText())
 		return exitOK
 	}
+	if err := checkSources(rf); err != nil {
+		return fail(stderr, cmd, err)
+	}
 	log, err := newLogger(stderr, core.logLevel, core.logFormat)
 	if err != nil {
 		return fail(stderr, cmd, usagef("%v", err))

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/annotator-dev/annotator/internal/flagvalue"
 	"github.com/annotator-dev/annotator/pipeline"
 	"github.com/annotator-dev/annotator/sources"
+	"golang.org/x/sys/unix"
 )
 
 // followInput is the sidecar: files followed like `tail -F`, with
@@ -62,7 +66,37 @@ func (i *followInput) check() error {
 	if _, err := follow.ParseStartAt(i.startAt); err != nil {
 		return usagef("--start-at: %v", err)
 	}
+	if i.state != "" {
+		if err := stateWritable(i.state); err != nil {
+			return &settingsError{fmt.Errorf("--state: state directory %s cannot be made or written: %w", i.state, err)}
+		}
+	}
 	return nil
+}
+
+// stateWritable checks, without creating anything, that a state
+// directory can be made and written: the directory itself if it exists,
+// else the nearest existing parent. check must refuse what the run will.
+func stateWritable(dir string) error {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("%s is not a directory", p)
+		case err == nil:
+			if err := unix.Access(p, unix.W_OK); err != nil {
+				return fmt.Errorf("%s is not writable: %w", p, err)
+			}
+			return nil
+		case errors.Is(err, unix.ENOTDIR):
+			return fmt.Errorf("a part of the path is a file")
+		case !errors.Is(err, os.ErrNotExist):
+			return err
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 func (i *followInput) source(_ context.Context, env *runEnv) (pipeline.Source, error) {

@@ -53,3 +53,41 @@ func TestConfigFileTooLarge(t *testing.T) {
 		t.Errorf("2 MB config: exit %d, stderr %q; want 2 and the limit named", r.code, r.stderr)
 	}
 }
+
+// Two sources at once are refused, on the command line and in a config
+// file, by a run and by check alike; check refuses a --state the run
+// would refuse.
+func TestTwoSourcesRefused(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(log, []byte("one 898001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "two.toml")
+	if err := os.WriteFile(conf, []byte("[[inputs.file]]\npath = \""+log+"\"\n[inputs.kafka]\ntopics = [\"in\"]\ngroup = \"g\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--follow", log, "--kafka-topic", "in", "--kafka-group", "g"},
+		{"check", "--follow", log, "--kafka-topic", "in", "--kafka-group", "g"},
+		{"-c", conf},
+		{"check", "-c", conf},
+	} {
+		r := runBin(t, strings.NewReader(""), args...)
+		if r.code != 2 || !bytes.Contains(r.stderr, []byte("one source at a time")) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and the reason", args, r.code, r.stderr)
+		}
+		if args[len(args)-1] == conf && !bytes.Contains(r.stderr, []byte(conf+":4:")) {
+			t.Errorf("%v: the error does not name the config file's line: %q", args, r.stderr)
+		}
+	}
+	for _, args := range [][]string{
+		{"check", "--follow", log, "--state", filepath.Join(log, "state")},
+		{"--follow", log, "--state", filepath.Join(log, "state")},
+	} {
+		r := runBin(t, strings.NewReader(""), args...)
+		if r.code != 2 || !bytes.Contains(r.stderr, []byte("state directory")) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming the state directory", args, r.code, r.stderr)
+		}
+	}
+}
