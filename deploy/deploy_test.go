@@ -220,3 +220,44 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("systemd-analyze security: exposure above 2.0 (%v):\n%s", err, out)
 	}
 }
+
+// The output's rotation config parses, and rotating with it keeps every
+// line in the copy or the file, the file staying the one the unit
+// appends to (copytruncate).
+func TestSystemdOutputRotation(t *testing.T) {
+	bin, err := exec.LookPath("logrotate")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/logrotate"); err != nil {
+			t.Skip("logrotate is not installed (.ci/run installs it): the output's rotation config is not checked")
+		}
+	}
+	conf, err := os.ReadFile("systemd/annotator.logrotate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "annotated.log")
+	local := bytes.Replace(conf, []byte("/var/log/annotator/annotated.log"), []byte(out), 1)
+	if bytes.Equal(local, conf) {
+		t.Fatal("the config does not name /var/log/annotator/annotated.log")
+	}
+	cfg := filepath.Join(dir, "annotator.logrotate")
+	if err := os.WriteFile(cfg, local, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644) // as systemd's append:
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintln(f, "before the rotation 898001")
+	if b, err := exec.Command(bin, "-f", "-s", filepath.Join(dir, "state"), cfg).CombinedOutput(); err != nil {
+		t.Fatalf("logrotate: %v\n%s", err, b)
+	}
+	fmt.Fprintln(f, "after the rotation 898001")
+	rotated, _ := os.ReadFile(out + ".1")
+	current, _ := os.ReadFile(out)
+	if string(rotated) != "before the rotation 898001\n" || string(current) != "after the rotation 898001\n" {
+		t.Errorf("rotated %q, current %q", rotated, current)
+	}
+}

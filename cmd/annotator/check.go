@@ -31,6 +31,9 @@ func runCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err := checkRun(rf); err != nil {
 		return fail(stderr, "check", err)
 	}
+	if err := checkFlagUse(fs, rf.given, ""); err != nil {
+		return fail(stderr, "check", err)
+	}
 	where := "the command line"
 	if rf.ops.configPath != "" {
 		where = rf.ops.configPath

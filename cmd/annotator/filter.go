@@ -124,6 +124,8 @@ type runFlags struct {
 	ins     []input
 	outs    []output
 	version bool
+	// given are the flags the command line set, before the config file.
+	given map[string]bool
 }
 
 func newRunFlags(name string) (*flag.FlagSet, *runFlags) {
@@ -160,6 +162,7 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if r.version {
 		return paths, nil
 	}
+	r.given = commandLineFlags(fs)
 	if err := r.ops.applyConfig(fs, nil); err != nil {
 		return nil, err
 	}
@@ -208,6 +211,12 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 	}
 	if err := checkSources(rf); err != nil {
 		return fail(stderr, cmd, err)
+	}
+	if err := checkFlagUse(fs, rf.given, cmd); err != nil {
+		return fail(stderr, cmd, err)
+	}
+	if cmd == "stats" {
+		core.onlyMatching = true // the table only: lines without a code need no annotating
 	}
 	log, err := newLogger(stderr, core.logLevel, core.logFormat)
 	if err != nil {

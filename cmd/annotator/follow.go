@@ -38,7 +38,12 @@ type followList []string
 func (l *followList) String() string { return strings.Join(*l, ",") }
 
 func (l *followList) Set(s string) error {
-	*l = append(*l, splitList(s)...)
+	paths := splitList(s)
+	if len(paths) == 0 {
+		// Nothing to follow would read standard input instead.
+		return errors.New("empty: want a file path or glob")
+	}
+	*l = append(*l, paths...)
 	return nil
 }
 

@@ -91,3 +91,38 @@ func TestTwoSourcesRefused(t *testing.T) {
 		}
 	}
 }
+
+// Flags that mean nothing in the mode chosen are refused, naming what
+// they need, rather than ignored.
+func TestFlagsWithoutEffectRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--start-at", "end"}, "--start-at needs --follow"},
+		{[]string{"--poll-interval", "1s"}, "--poll-interval needs --follow"},
+		{[]string{"--rotated", "{path}.old"}, "--rotated needs --follow"},
+		{[]string{"--close-inactive", "1m"}, "--close-inactive needs --follow"},
+		{[]string{"--max-open-files", "10"}, "--max-open-files needs --follow"},
+		{[]string{"--top", "3"}, "--top needs --summary"},
+		{[]string{"--field", "note"}, "--field needs --format merge"},
+		{[]string{"--kafka-start", "last"}, "--kafka-start needs --kafka-topic"},
+		{[]string{"--kafka-sasl", "plain"}, "--kafka-sasl needs --kafka-brokers"},
+		{[]string{"--catalog-replace"}, "--catalog-replace needs --catalog"},
+		{[]string{"--follow", ""}, "empty"},
+		{[]string{"stats", "--format", "merge"}, "stats --format"},
+		{[]string{"stats", "--only-matching"}, "stats --only-matching"},
+		{[]string{"check", "--start-at", "end"}, "--start-at needs --follow"},
+	} {
+		r := runBin(t, strings.NewReader("a 898001\n"), tc.args...)
+		if r.code != 2 || !bytes.Contains(r.stderr, []byte(tc.want)) || len(r.stdout) > 0 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2, nothing out, and %q", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+	// What they need given, they run.
+	for _, args := range [][]string{{"--top", "3", "--summary"}, {"--field", "note", "--format", "merge"}, {"stats", "--top", "3"}} {
+		if r := runBin(t, strings.NewReader("a 898001\n"), args...); r.code != 0 {
+			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 // runStats is `annotator stats [flags] [FILE...]`: a run that prints only
 // the summary table, on standard output.
 func runStats(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runWith(ctx, "stats", append([]string{"--only-matching"}, args...), stdin, &statsOutput{w: stdout}, stderr)
+	return runWith(ctx, "stats", args, stdin, &statsOutput{w: stdout}, stderr)
 }
 
 // statsOutput stands in for standard output in a stats run: the annotated
