@@ -20,10 +20,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/annotator-dev/annotator/internal/suggest"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
@@ -268,7 +270,11 @@ func (w *walker) expression(e *unstable.Node) {
 		shown := strings.ReplaceAll(full, "[]", "")
 		k, ok := w.byName[full]
 		if !ok {
-			w.fail(line, shown, "unknown key %q", shown)
+			if near := w.nearestKey(full); near != "" {
+				w.fail(line, shown, "unknown key %q; did you mean %q?", shown, near)
+			} else {
+				w.fail(line, shown, "unknown key %q", shown)
+			}
 			return
 		}
 		if prev, dup := w.seen[inst]; dup {
@@ -372,4 +378,14 @@ func value(n *unstable.Node, kind Kind) ([]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported kind %d", kind)
+}
+
+// nearestKey is the known key a mistyped one most likely meant, or "".
+func (w *walker) nearestKey(full string) string {
+	var names []string
+	for name := range w.byName {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same answer every time
+	return strings.ReplaceAll(suggest.Nearest(full, names), "[]", "")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,6 +70,11 @@ func oneOf(choices ...string) func(string) error {
 		return fmt.Errorf("want %s", strings.Join(choices, ", "))
 	}
 }
+
+// pathFlags are the settings that name files: in a config file, a
+// relative one is relative to the file's directory.
+var pathFlags = map[string]bool{"follow": true, "catalog": true, "state": true,
+	"kafka-tls-ca": true, "kafka-tls-cert": true, "kafka-tls-key": true}
 
 // configSchema maps every key of the config file onto the flag it sets,
 // so that the file and the command line are one set of settings. Keys of
@@ -200,6 +206,11 @@ func (o *opsFlags) applyConfig(fs *flag.FlagSet, keep func(key string) bool) err
 		}
 		o.origins[s.Flag] = origin{file: o.configPath, line: s.Line, key: key}
 		for _, v := range s.Values {
+			if pathFlags[s.Flag] && v != "" && !filepath.IsAbs(v) {
+				// Relative to the file, not to the working directory
+				// (systemd's is /).
+				v = filepath.Join(filepath.Dir(o.configPath), v)
+			}
 			if err := fs.Set(s.Flag, v); err != nil {
 				errs = append(errs, &config.Error{File: o.configPath, Line: s.Line, Key: key,
 					Msg: fmt.Sprintf("key %q: bad value %q: %v", key, v, err)})

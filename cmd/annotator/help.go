@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/annotator-dev/annotator/internal/flagvalue"
+	"github.com/annotator-dev/annotator/internal/suggest"
 )
 
 // flagGroups orders the help's flags by what they are about. A flag in no
@@ -175,66 +176,24 @@ func isDigits(s string) bool {
 }
 
 // nearestCommand returns the subcommand a lower-case word is most likely
-// a typo of, or "": at most one edit for words of up to four letters, two
-// for longer ones.
+// a typo of, or "".
 func nearestCommand(word string) string {
 	for i := 0; i < len(word); i++ {
 		if c := word[i]; (c < 'a' || c > 'z') && c != '-' {
 			return ""
 		}
 	}
-	limit := 1
-	if len(word) > 4 {
-		limit = 2
-	}
-	best, bestD := "", limit+1
+	var names []string
 	for _, c := range commands()[1:] {
-		if d := editDistance(word, c.name); d < bestD {
-			best, bestD = c.name, d
-		}
+		names = append(names, c.name)
 	}
-	return best
+	return suggest.Nearest(word, names)
 }
 
 // nearestFlag returns the flag of fs a name is most likely a typo of
-// ("folow", "kafka-broker"), or "": at most one edit for names of up to
-// four letters, two for longer ones.
+// ("folow", "kafka-broker"), or "".
 func nearestFlag(fs *flag.FlagSet, name string) string {
-	limit := 1
-	if len(name) > 4 {
-		limit = 2
-	}
-	best, bestD := "", limit+1
-	fs.VisitAll(func(f *flag.Flag) {
-		if d := editDistance(name, f.Name); d < bestD {
-			best, bestD = f.Name, d
-		}
-	})
-	return best
-}
-
-// editDistance is the Levenshtein distance, with a swap of two adjacent
-// letters counting as one edit ("lokoup", "stast").
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return suggest.Nearest(name, names)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,5 +125,44 @@ func TestFlagsWithoutEffectRefused(t *testing.T) {
 		if r := runBin(t, strings.NewReader("a 898001\n"), args...); r.code != 0 {
 			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
 		}
+	}
+}
+
+// A config file's relative paths are relative to the file, whatever the
+// working directory (systemd's is /); a mistyped key gets a suggestion.
+func TestConfigRelativePathsAndSuggestions(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "logs", "app.log"), []byte("x 898001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "codes.tsv"), []byte("E42\tthe answer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "annotator.toml")
+	if err := os.WriteFile(conf, []byte("[catalog]\nfiles = [\"codes.tsv\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "-c", conf, filepath.Join(dir, "logs", "app.log"))
+	cmd.Dir = "/"
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("898001 [898001")) {
+		t.Errorf("run from /: %v, %s", err, out)
+	}
+	cmd = exec.Command(binary, "lookup", "-c", conf, "E42")
+	cmd.Dir = "/"
+	if out, err := cmd.CombinedOutput(); err != nil || !bytes.Contains(out, []byte("the answer")) {
+		t.Errorf("catalog relative to the config file: %v, %s", err, out)
+	}
+	typo := filepath.Join(dir, "typo.toml")
+	if err := os.WriteFile(typo, []byte("[inputs.follow]\nstat = \"s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, strings.NewReader(""), "check", "-c", typo)
+	if r.code != 2 || !bytes.Contains(r.stderr, []byte(`typo.toml:2: unknown key "inputs.follow.stat"; did you mean "inputs.follow.state"?`)) {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
