@@ -3,6 +3,7 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -23,6 +24,19 @@ type Writer struct {
 	// does, so that two files' lines never run together; output that
 	// ends there stays byte for byte the input.
 	unended bool
+	// withName puts "NAME:" before every line, grep -H's way; midLine
+	// says, per stream, that the last output of it was a piece of a
+	// line, whose rest gets no name again.
+	withName bool
+	midLine  map[string]bool
+	scratch  []byte
+}
+
+// WithFilename makes the writer put each line's file name and ':' before
+// it (grep -H); standard input is "(standard input)".
+func (s *Writer) WithFilename() {
+	s.withName = true
+	s.midLine = map[string]bool{}
 }
 
 var newline = []byte{'\n'}
@@ -40,7 +54,11 @@ func (s *Writer) Write(_ context.Context, b *pipeline.Batch) error {
 			return fmt.Errorf("write %s: %w", s.name, err)
 		}
 	}
-	if _, err := s.w.Write(b.Out); err != nil {
+	out := b.Out
+	if s.withName {
+		out = s.named(b)
+	}
+	if _, err := s.w.Write(out); err != nil {
 		return fmt.Errorf("write %s: %w", s.name, err)
 	}
 	// A piece of a long line is continued by the next batch.
@@ -54,4 +72,34 @@ func (s *Writer) Close() error {
 		_ = c.Sync() // best effort: stdout may be a pipe
 	}
 	return nil
+}
+
+// named is b's output with the stream's name before each line.
+func (s *Writer) named(b *pipeline.Batch) []byte {
+	name := b.Stream
+	if name == "" {
+		name = "(standard input)"
+	}
+	out := s.scratch[:0]
+	data := b.Out
+	for len(data) > 0 {
+		if !s.midLine[b.Stream] {
+			out = append(append(out, name...), ':')
+		}
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			out = append(out, data...)
+			break
+		}
+		out = append(out, data[:i+1]...)
+		data = data[i+1:]
+		s.midLine[b.Stream] = false
+	}
+	// A piece of a long line is continued by the stream's next batch.
+	s.midLine[b.Stream] = b.Kind == pipeline.Piece && b.Out[len(b.Out)-1] != '\n'
+	if !s.midLine[b.Stream] {
+		delete(s.midLine, b.Stream)
+	}
+	s.scratch = out
+	return out
 }

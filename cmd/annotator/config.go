@@ -88,6 +88,7 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 		}},
 		{Name: "output.field", Kind: config.String, Flag: "field", Check: annotate.CheckField},
 		{Name: "output.only_matching", Kind: config.Bool, Flag: "only-matching"},
+		{Name: "output.with_filename", Kind: config.Bool, Flag: "with-filename"},
 		{Name: "catalog.files", Kind: config.List, Flag: "catalog"},
 		{Name: "catalog.replace", Kind: config.Bool, Flag: "catalog-replace"},
 		{Name: "catalog.watch", Kind: config.Bool, Flag: "catalog-watch"},

@@ -320,10 +320,20 @@ func (i *filesInput) failures() int {
 }
 
 // stdoutOutput writes to standard output.
-type stdoutOutput struct{}
+type stdoutOutput struct {
+	withFilename, noFilename bool
+}
 
-func (stdoutOutput) register(*flag.FlagSet) {}
+func (o *stdoutOutput) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.withFilename, "H", false, "text and merge output: put the file's name and ':' before each line, as grep -H does (JSON has \"path\")")
+	fs.BoolVar(&o.withFilename, "with-filename", false, "same as -H")
+	fs.BoolVar(&o.noFilename, "no-filename", false, "no file names before lines (the default; undoes --with-filename from a config file)")
+}
 
-func (stdoutOutput) sink(_ context.Context, env *runEnv) (pipeline.Sink, error) {
-	return sinks.NewWriter(env.stdout, "standard output"), nil
+func (o *stdoutOutput) sink(_ context.Context, env *runEnv) (pipeline.Sink, error) {
+	w := sinks.NewWriter(env.stdout, "standard output")
+	if o.withFilename && !o.noFilename && env.core.format != "json" {
+		w.WithFilename()
+	}
+	return w, nil
 }

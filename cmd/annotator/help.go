@@ -18,7 +18,7 @@ var flagGroups = []struct {
 	title string
 	names []string
 }{
-	{"Output", []string{"format", "field", "only-matching", "summary", "top"}},
+	{"Output", []string{"format", "field", "only-matching", "H", "no-filename", "summary", "top"}},
 	{"Matching", []string{"engine", "workers", "buffer-size"}},
 	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "catalog-settle", "prefer"}},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
@@ -30,7 +30,7 @@ var flagGroups = []struct {
 }
 
 // aliases are flags shown with another: -c with --config.
-var aliases = map[string]string{"config": "c"}
+var aliases = map[string]string{"config": "c", "with-filename": "H"}
 
 // argNames name the value of flags whose usage text does not.
 var argNames = map[string]string{

@@ -166,3 +166,35 @@ func TestConfigRelativePathsAndSuggestions(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// -H names each line's file, as grep does: once per line, also for a
+// line longer than a read buffer that passes in pieces, and
+// "(standard input)" for stdin; followed files alike.
+func TestWithFilename(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	long := strings.Repeat("x", 5000)
+	if err := os.WriteFile(a, []byte("one 898001\n"+long+" 898001\ntwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte("three\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, strings.NewReader("four 871310\n"), "-H", "--buffer-size", "1024", a, "-", b)
+	lines := strings.Split(strings.TrimSuffix(string(r.stdout), "\n"), "\n")
+	want := []string{a + ":one 898001 [898001", a + ":" + long + " 898001 [898001", a + ":two", "(standard input):four 871310 [871310", b + ":three"}
+	if r.code != 0 || len(lines) != len(want) {
+		t.Fatalf("exit %d, %d lines, want %d: %q", r.code, len(lines), len(want), r.stdout)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %.80q..., want it to start %.80q", i+1, lines[i], w)
+		}
+	}
+	// Without -H (or with --no-filename after it), the bytes pass as they are.
+	for _, args := range [][]string{{a}, {"-H", "--no-filename", a}} {
+		if r := runBin(t, strings.NewReader(""), args...); bytes.Contains(r.stdout, []byte(a+":")) {
+			t.Errorf("%q: file names in the output", args)
+		}
+	}
+}
