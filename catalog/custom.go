@@ -105,7 +105,7 @@ func tableRow(name string, line int, fields []string, first bool) (row, bool, er
 		return row{}, false, nil
 	}
 	if len(fields) < 2 || len(fields) > 3 {
-		return row{}, false, fmt.Errorf("catalog: %s:%d: %d columns, want code, message and an optional meaning", name, line, len(fields))
+		return row{}, false, fmt.Errorf("catalog: %s:%d: %s, want code, message and an optional meaning", name, line, plural(len(fields), "column"))
 	}
 	r := row{line: line, code: fields[0], message: fields[1]}
 	if len(fields) == 3 {
@@ -263,4 +263,12 @@ func Combine(builtin *Catalog, custom []*Catalog, replace bool) (*Catalog, error
 		c = m
 	}
 	return c, nil
+}
+
+// plural is "1 column", "4 columns".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -93,7 +93,7 @@ meaning = "用户已存在（自定义）"
 func TestLoadErrors(t *testing.T) {
 	cases := []struct{ name, content, want string }{
 		{"a.tsv", "E1\tx\n\tno code\n", "a.tsv:2: empty code"},
-		{"a.tsv", "E1\tx\nE2\n", "a.tsv:2: 1 columns, want code, message and an optional meaning"},
+		{"a.tsv", "E1\tx\nE2\n", "a.tsv:2: 1 column, want code, message and an optional meaning"},
 		{"a.tsv", "E1\tx\ty\tz\n", "a.tsv:1: 4 columns"},
 		{"a.tsv", "E1\tx\n# c\nE1\ty\n", `a.tsv:3: code "E1" is already defined at line 1`},
 		{"a.tsv", "E1\t\t\n", `a.tsv:1: code "E1" has neither a message nor a meaning`},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,6 +196,32 @@ func TestWithFilename(t *testing.T) {
 	for _, args := range [][]string{{a}, {"-H", "--no-filename", a}} {
 		if r := runBin(t, strings.NewReader(""), args...); bytes.Contains(r.stdout, []byte(a+":")) {
 			t.Errorf("%q: file names in the output", args)
+		}
+	}
+}
+
+// Bad arguments exit 2 at once: a TLS CA file that is not there, a SASL
+// user with no password (the brokers would refuse an empty one after
+// the connection timeout); a one-letter typo gets no guess.
+func TestKafkaSecurityArgumentsAndOneLetterTypos(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--kafka-brokers", "127.0.0.1:1", "--kafka-out-topic", "o", "--kafka-tls-ca", "/nonexistent/ca.pem"}, nil, "--kafka-tls-ca: open /nonexistent/ca.pem"},
+		{[]string{"--kafka-brokers", "127.0.0.1:1", "--kafka-out-topic", "o", "--kafka-sasl", "plain", "--kafka-sasl-user", "u"}, []string{"ANNOTATOR_KAFKA_PASSWORD="}, "needs a password"},
+		{[]string{"-x"}, nil, "unknown flag -x\n"},
+	} {
+		cmd := exec.Command(binary, tc.args...)
+		cmd.Env = append(os.Environ(), tc.env...)
+		cmd.Stdin = strings.NewReader("")
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%q: %v, stderr %q; want status 2 and %q", tc.args, err, errb.String(), tc.want)
 		}
 	}
 }

@@ -92,11 +92,12 @@ func (c *kafkaConn) tlsConfig() (*tls.Config, error) {
 	if c.tlsCA != "" {
 		pem, err := os.ReadFile(c.tlsCA)
 		if err != nil {
-			return nil, fmt.Errorf("--kafka-tls-ca: %w", err)
+			// A file named on the command line: the caller's to fix.
+			return nil, &settingsError{fmt.Errorf("--kafka-tls-ca: %w", err)}
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--kafka-tls-ca %s: no PEM certificate in it", c.tlsCA)
+			return nil, &settingsError{fmt.Errorf("--kafka-tls-ca %s: no PEM certificate in it", c.tlsCA)}
 		}
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
@@ -105,7 +106,7 @@ func (c *kafkaConn) tlsConfig() (*tls.Config, error) {
 	if c.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
 		if err != nil {
-			return nil, fmt.Errorf("--kafka-tls-cert %s, --kafka-tls-key %s: %w", c.tlsCert, c.tlsKey, err)
+			return nil, &settingsError{fmt.Errorf("--kafka-tls-cert %s, --kafka-tls-key %s: %w", c.tlsCert, c.tlsKey, err)}
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
@@ -125,6 +126,11 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	}
 	if c.saslUser == "" {
 		return nil, usagef("--kafka-sasl %s needs --kafka-sasl-user", c.saslMechanism)
+	}
+	if password == "" {
+		// An empty password is never the one meant: the brokers would
+		// refuse it after the connection timeout.
+		return nil, usagef("--kafka-sasl-user %s needs a password: set %s (or --kafka-sasl-password)", c.saslUser, kafkaPasswordEnv)
 	}
 	switch strings.ToLower(c.saslMechanism) {
 	case "plain":

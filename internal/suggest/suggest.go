@@ -4,8 +4,11 @@ package suggest
 
 // Nearest returns the candidate closest to word, or "" when none is
 // close: at most one edit for words of up to four letters, two for
-// longer ones.
+// longer ones, and no guess for a single letter.
 func Nearest(word string, candidates []string) string {
+	if len(word) <= 1 {
+		return "" // one letter is one edit from every other letter
+	}
 	limit := 1
 	if len(word) > 4 {
 		limit = 2
