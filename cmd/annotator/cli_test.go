@@ -28,9 +28,36 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%v: no group %q in\n%s", args, g, out)
 			}
 		}
-		for _, f := range []string{"--format FORMAT", "--follow PATH", "--kafka-brokers HOST:PORT", "-c, --config FILE", "--workers N", "--poll-interval DURATION"} {
+		for _, f := range []string{"--format FORMAT", "--follow PATH", "--kafka-brokers HOST:PORT", "-c, --config FILE", "--workers N"} {
 			if !strings.Contains(out, "  "+f+" ") {
 				t.Errorf("%v: flag %q not listed", args, f)
+			}
+		}
+		// The ways of running a few use are summed up, whole in their topic.
+		for _, p := range []string{"(8 more: annotator help follow)", "(21 more: annotator help kafka)"} {
+			if !strings.Contains(out, p) {
+				t.Errorf("%v: no pointer %q", args, p)
+			}
+		}
+		if strings.Contains(out, "--poll-interval") || strings.Count(out, "\n") > 60 {
+			t.Errorf("%v: the main help lists every flag (%d lines)", args, strings.Count(out, "\n"))
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+		not  string
+	}{
+		{[]string{"help", "follow"}, []string{"--poll-interval DURATION", "--max-open-files"}, "--kafka-brokers"},
+		{[]string{"help", "kafka"}, []string{"--kafka-sasl MECHANISM", "--kafka-drain-timeout"}, "--follow"},
+		{[]string{"help", "all"}, []string{"--poll-interval DURATION", "--kafka-sasl MECHANISM", "--format FORMAT"}, "(8 more"},
+		{[]string{"--help-all"}, []string{"--poll-interval DURATION", "--kafka-sasl MECHANISM", "--format FORMAT"}, "(8 more"},
+	} {
+		res := runBin(t, nil, tc.args...)
+		out := string(res.stdout)
+		for _, w := range tc.want {
+			if res.code != 0 || !strings.Contains(out, w) || strings.Contains(out, tc.not) {
+				t.Errorf("%v: exit %d; want %q and not %q in\n%s", tc.args, res.code, w, tc.not, out)
 			}
 		}
 	}

@@ -190,6 +190,15 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 	fs, rf := newRunFlags("annotator")
 	core, ops := &rf.core, &rf.ops
 	ins, outs := rf.ins, rf.outs
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--help-all" || a == "-help-all" {
+			writeTopicHelp(stdout, "all")
+			return exitOK
+		}
+	}
 	paths, err := rf.parse(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		c := commands()[0]

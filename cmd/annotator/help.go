@@ -14,19 +14,24 @@ import (
 
 // flagGroups orders the help's flags by what they are about. A flag in no
 // group is listed under "Other flags" (and a test asks for a group).
+//
+// A group with a topic is about one way of running (following files, the
+// Kafka stage): the main help shows its first flag and points at
+// "annotator help TOPIC", which shows it whole, as does --help-all.
 var flagGroups = []struct {
 	title string
 	names []string
+	topic string
 }{
-	{"Output", []string{"format", "field", "only-matching", "H", "no-filename", "summary", "top"}},
-	{"Matching", []string{"engine", "workers", "buffer-size"}},
-	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "catalog-settle", "prefer"}},
-	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}},
+	{"Output", []string{"format", "field", "only-matching", "H", "no-filename", "summary", "top"}, ""},
+	{"Matching", []string{"engine", "workers", "buffer-size"}, ""},
+	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "catalog-settle", "prefer"}, ""},
+	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}, "follow"},
 	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
 		"kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
 		"kafka-drain-timeout", "kafka-max-in-flight", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
-		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}},
-	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "drain-timeout", "version"}},
+		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}, "kafka"},
+	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "drain-timeout", "version"}, ""},
 }
 
 // aliases are flags shown with another: -c with --config.
@@ -61,12 +66,39 @@ func writeHelp(w io.Writer, c *command) {
 		fmt.Fprintf(&b, "Usage: annotator %s\n\n%s\n", c.synopsis, c.about)
 	}
 	if c.flags != nil {
-		writeFlags(&b, c.flags())
+		writeFlags(&b, c.flags(), "")
 	}
 	io.WriteString(w, b.String())
 }
 
-func writeFlags(b *strings.Builder, fs *flag.FlagSet) {
+// helpTopics are the topics "annotator help TOPIC" takes besides the
+// commands: a flag group's topic, or "all".
+func helpTopics() []string {
+	var t []string
+	for _, g := range flagGroups {
+		if g.topic != "" {
+			t = append(t, g.topic)
+		}
+	}
+	return append(t, "all")
+}
+
+// writeTopicHelp shows the flags of one topic, or all of them.
+func writeTopicHelp(w io.Writer, topic string) {
+	var b strings.Builder
+	if topic == "all" {
+		b.WriteString("Usage:\n  annotator [flags] [FILE...]\n\nEvery flag of a run:\n")
+	} else {
+		fmt.Fprintf(&b, "Usage:\n  annotator [flags] [FILE...]\n\nThe flags about %s:\n", topic)
+	}
+	writeFlags(&b, allFlags(), topic)
+	io.WriteString(w, b.String())
+}
+
+// writeFlags lists fs's flags by group. topic "" shows the groups with a
+// topic by their first flag and a pointer; "all" shows every group whole;
+// another topic shows that group alone.
+func writeFlags(b *strings.Builder, fs *flag.FlagSet, topic string) {
 	grouped := map[string]bool{"help": true}
 	for alias := range aliases {
 		grouped[alias] = true
@@ -89,10 +121,27 @@ func writeFlags(b *strings.Builder, fs *flag.FlagSet) {
 		tw.Flush()
 	}
 	for _, g := range flagGroups {
-		section(g.title, g.names)
 		for _, n := range g.names {
 			grouped[n] = true
 		}
+		switch {
+		case topic == "all":
+			section(g.title, g.names)
+		case topic != "":
+			if g.topic == topic {
+				section(g.title, g.names)
+			}
+		case g.topic == "":
+			section(g.title, g.names)
+		default:
+			section(g.title, g.names[:1])
+			if more := len(g.names) - 1; more > 0 && fs.Lookup(g.names[0]) != nil {
+				fmt.Fprintf(b, "  (%d more: annotator help %s)\n", more, g.topic)
+			}
+		}
+	}
+	if topic != "" && topic != "all" {
+		return
 	}
 	var other []string
 	fs.VisitAll(func(f *flag.Flag) {
@@ -101,7 +150,7 @@ func writeFlags(b *strings.Builder, fs *flag.FlagSet) {
 		}
 	})
 	section("Other flags", other)
-	b.WriteString("\n  -h, --help  print this help\n")
+	b.WriteString("\n  -h, --help  print this help (--help-all: every flag)\n")
 }
 
 // flagSynopsis is "--name ARG", with the aliases: "-c, --config FILE".

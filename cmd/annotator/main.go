@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,8 +82,8 @@ func commands() []*command {
 		{name: "version", synopsis: "version", summary: "print the version, commit and Go version",
 			about: "Print the version, the commit it was built from and the Go version, from the build information.",
 			run:   runVersion},
-		{name: "help", synopsis: "help [COMMAND]", summary: "print this help, or a command's",
-			about: "Print the help of annotator, or of COMMAND.",
+		{name: "help", synopsis: "help [COMMAND | TOPIC]", summary: "print this help, or a command's",
+			about: "Print the help of annotator, or of COMMAND, or of the flags about a TOPIC: follow, kafka, or all.",
 			run:   runHelp},
 	}
 }
@@ -119,6 +120,10 @@ func runHelp(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	case len(args) > 1:
 		return fail(stderr, "help", usagef("help takes one COMMAND, got %d arguments", len(args)))
 	default:
+		if slices.Contains(helpTopics(), args[0]) {
+			writeTopicHelp(stdout, args[0])
+			return exitOK
+		}
 		c := findCommand(args[0])
 		if c == nil {
 			return fail(stderr, "help", unknownCommand(args[0]))
