@@ -127,12 +127,16 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	if c.saslUser == "" {
 		return nil, usagef("--kafka-sasl %s needs --kafka-sasl-user", c.saslMechanism)
 	}
+	mech := strings.ToLower(c.saslMechanism)
+	if mech != "plain" && mech != "scram-sha-256" && mech != "scram-sha-512" {
+		return nil, usagef("--kafka-sasl %q: want plain, scram-sha-256 or scram-sha-512", c.saslMechanism)
+	}
 	if password == "" {
 		// An empty password is never the one meant: the brokers would
 		// refuse it after the connection timeout.
 		return nil, usagef("--kafka-sasl-user %s needs a password: set %s (or --kafka-sasl-password)", c.saslUser, kafkaPasswordEnv)
 	}
-	switch strings.ToLower(c.saslMechanism) {
+	switch mech {
 	case "plain":
 		return plain.Mechanism{Username: c.saslUser, Password: password}, nil
 	case "scram-sha-256":
