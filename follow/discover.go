@@ -109,14 +109,22 @@ func (d *discovery) scan(ctx context.Context) {
 			matched[i] = []string{p}
 		}
 		for _, n := range matched[i] {
-			all[n] = true
+			// Only a log can have generations: a directory logs/mysql
+			// must not hide logs/mysql.log.
+			if fi, err := os.Stat(n); err == nil && fi.Mode().IsRegular() {
+				all[n] = true
+			}
 		}
 	}
 	// A followed name counts while its follower runs, although its file
 	// may be missing for a moment (renamed away, its successor not yet
 	// created): its generations are still its.
-	for n := range d.followers {
-		all[n] = true
+	for n, f := range d.followers {
+		select {
+		case <-f.done:
+		default:
+			all[n] = true
+		}
 	}
 	for i, p := range s.opt.Paths {
 		glob := isGlob(p)

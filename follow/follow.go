@@ -101,8 +101,11 @@ func ParseStartAt(s string) (StartAt, error) {
 }
 
 // DefaultRotated are the patterns rotated files are looked for with:
-// logrotate's numbered and dated names.
-var DefaultRotated = []string{"{path}.1", "{path}.*", "{path}-*"}
+// logrotate's numbered (app.log.1, app.log.2.gz) and dated
+// (app.log-20261204) names. A digit after the separator, so that a log
+// of its own named like another plus a suffix (app.log.json, server-gc
+// beside server) is not taken for a generation of it.
+var DefaultRotated = []string{"{path}.[0-9]*", "{path}-[0-9]*"}
 
 // Options configure a Source.
 type Options struct {

@@ -111,7 +111,7 @@ func (f *follower) run(ctx context.Context) {
 					continue
 				}
 				f.syncClaims()
-				if !f.explicit && f.gone() && len(f.released) == 0 {
+				if !f.explicit && f.gone() && len(f.released) == 0 && len(f.lingering) == 0 {
 					return
 				}
 				f.sleep(ctx)
@@ -288,14 +288,15 @@ func (f *follower) endSegment() {
 		// No descriptor to spare for late lines: the file is found
 		// again by its identity if it grows.
 		f.letGo(r.file, r.pos)
-		f.release(r)
+		f.release(r, r.pos)
 		r.file.Close()
 	case r.quietAway:
 		f.log.Info("the file renamed away with nothing new at its path was quiet for --close-inactive; closed, and read again if it grows",
 			"file", f.path, "offset", r.pos)
 		f.letGo(r.file, r.pos)
-		f.release(r)
-		f.released[len(f.released)-1].until = time.Now().Add(markTTL)
+		if rf := f.release(r, r.pos); rf != nil {
+			rf.until = time.Now().Add(markTTL)
+		}
 		r.file.Close()
 	default:
 		if r.src == r.file {
@@ -364,7 +365,12 @@ func prefix(file *os.File, n int64) []byte {
 
 func (f *follower) closeAll() {
 	defer f.giveBack()
+	// The follower's files go back to the registry, with how far each
+	// file read for late lines was read: a follower ending mid-run (its
+	// glob's file deleted) must not keep them from another name.
+	defer f.src.reg.keep(f, nil)
 	for _, l := range f.lingering {
+		f.letGo(l.r.file, l.fr.Offset())
 		l.r.file.Close()
 	}
 	f.lingering = nil

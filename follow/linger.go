@@ -69,7 +69,7 @@ func (f *follower) readLingering(ctx context.Context) *pipeline.Batch {
 		if quietFor := time.Since(l.r.lastData); quietFor < f.src.opt.CloseInactive {
 			// Closed for want of descriptors, not for being quiet long
 			// enough: late lines may still come.
-			f.release(l.r)
+			f.release(l.r, l.r.pos)
 		}
 		l.r.file.Close()
 		f.lingering = append(f.lingering[:i], f.lingering[i+1:]...)
@@ -94,14 +94,19 @@ type releasedFile struct {
 	until time.Time
 }
 
-func (f *follower) release(r *reader) {
+// release remembers r's file, read up to pos (before any partial line
+// its framer holds), and returns the entry; nil when the file cannot be
+// looked at.
+func (f *follower) release(r *reader, pos int64) *releasedFile {
 	fi, err := r.file.Stat()
 	if err != nil {
-		return
+		return nil
 	}
-	f.released = append(f.released, &releasedFile{key: keyOf(fi), name: r.file.Name(), pos: r.pos,
-		until: r.lastData.Add(f.src.opt.CloseInactive), mark: markOf(r.file, prefix(r.file, min(r.pos, fpMax)), r.pos)})
-	f.log.Debug("a file read for late lines gave its descriptor up; it is read again if it grows", "file", f.path, "rotated", r.file.Name(), "offset", r.pos)
+	rf := &releasedFile{key: keyOf(fi), name: r.file.Name(), pos: pos,
+		until: r.lastData.Add(f.src.opt.CloseInactive), mark: markOf(r.file, prefix(r.file, min(pos, fpMax)), pos)}
+	f.released = append(f.released, rf)
+	f.log.Debug("a file read for late lines gave its descriptor up; it is read again if it grows", "file", f.path, "rotated", r.file.Name(), "offset", pos)
+	return rf
 }
 
 // findReleased reopens, as files read for late lines, the released files
@@ -144,7 +149,11 @@ func (f *follower) findReleased() {
 			kept = append(kept, rf)
 			continue
 		}
-		r := newReader(f, file, rf.pos)
+		pos := rf.pos
+		if off, ok, _ := f.src.reg.known(file, ofi); ok && off > pos {
+			pos = off // read further meanwhile under another name
+		}
+		r := newReader(f, file, pos)
 		f.linger(r)
 	}
 	f.released = kept
@@ -184,8 +193,11 @@ func (f *follower) releasedGrew() bool {
 // identity (see releasedFile).
 func (f *follower) shedLingering() {
 	for _, l := range f.lingering {
-		f.letGo(l.r.file, l.r.pos)
-		f.release(l.r)
+		// Up to the framer's offset: a partial line it holds is read
+		// again, whole, when the file is found again.
+		off := l.fr.Offset()
+		f.letGo(l.r.file, off)
+		f.release(l.r, off)
 		l.r.file.Close()
 	}
 	f.lingering = nil

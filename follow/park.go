@@ -49,7 +49,13 @@ func (f *follower) unpark() {
 			if dev, ino := devIno(fi); dev == r.dev && ino == r.ino {
 				r.file, r.src, r.info = file, file, fi
 				if mark, _ := f.parkedMark.Matches(file, r.pos); (!r.samePrefix() || !mark) && fi.Size() >= r.pos {
-					f.log.Warn("the file closed for being quiet was replaced by a new file with its inode (inode reused); reading that from its start",
+					// Other bytes where reading stopped: truncated and
+					// written again (copytruncate: the rest is in the
+					// copy), or a new file given the inode.
+					if r.truncated() {
+						return
+					}
+					f.log.Info("the file closed for being quiet holds other bytes now (written again from its start, or a new file given its inode); reading it from its start",
 						"file", f.path, "offset", r.pos)
 					f.start(newReader(f, file, 0))
 				}

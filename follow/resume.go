@@ -45,7 +45,10 @@ func (f *follower) openNext() bool {
 	}
 	if fi, err := file.Stat(); err == nil && !f.src.reg.claim(f, fi) {
 		// Another follower reads this file (a link and its target, or a
-		// glob's rotated name): it comes out once, through that one.
+		// glob's rotated name): it comes out once, through that one. A
+		// file this follower takes later is no longer one that was there
+		// at the start: --start-at does not apply to it.
+		f.initial = false
 		file.Close()
 		if !f.heldLogged {
 			f.log.Info("the file is read under another name; waiting", "file", f.path)
@@ -187,12 +190,17 @@ func (f *follower) copiedUpTo(live *os.File, openFP []byte, cp *os.File, n int64
 	if got, _ := cp.ReadAt(head, 0); int64(got) != k {
 		return 0
 	}
-	if int64(len(openFP)) >= k && bytes.Equal(openFP[:k], head) {
-		f.log.Info("the file held the lines of its copy when opened; reading on after them",
-			"file", f.path, "copy", cp.Name(), "offset", n)
-		return n
-	}
 	if lfi.Size() < n {
+		// Truncated since it was opened: when it held the copy's bytes
+		// then, its reader finds the truncation and reads the rest from
+		// the copy. First bytes alone say so only here: a file as long
+		// as the copy must hold the copy's last bytes too (below), or a
+		// file written again from a banner would be taken for it.
+		if int64(len(openFP)) >= k && bytes.Equal(openFP[:k], head) {
+			f.log.Info("the file held the lines of its copy when opened; reading on after them",
+				"file", f.path, "copy", cp.Name(), "offset", n)
+			return n
+		}
 		return 0
 	}
 	tail, b := make([]byte, k), make([]byte, k)
