@@ -96,6 +96,14 @@ func (s *Source) manage(ctx context.Context) {
 // scan matches the paths again and starts a follower for each new name.
 func (d *discovery) scan(ctx context.Context) {
 	s := d.s
+	for n, f := range d.followers {
+		select {
+		case <-f.done: // released (its file deleted): a dated name may never come back
+			delete(d.followers, n)
+			delete(d.logged, n)
+		default:
+		}
+	}
 	matched := make([][]string, len(s.opt.Paths))
 	all := map[string]bool{}
 	for i, p := range s.opt.Paths {
