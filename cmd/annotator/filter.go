@@ -273,7 +273,10 @@ func runWith(ctx context.Context, cmd string, args []string, stdin io.Reader, st
 	opt := pipeline.Options{Workers: core.workers, Current: ops.current(), Delivered: ops.delivered(), DrainTimeout: core.drain}
 	budget := core.drain + stopGrace
 	if k, ok := in.(*kafkaInput); ok {
-		budget += k.drainTimeout // the consumer's last commits, after the pipeline
+		// The consumer's partitions drained and their offsets committed
+		// after the pipeline, then the group left: a coordinator being
+		// elected can take some seconds more.
+		budget += k.drainTimeout + 10*time.Second
 	}
 	setStopBudget(ctx, budget)
 	if m, ok := sink.(interface{ MaxRecord() int }); ok {
