@@ -87,6 +87,9 @@ func (f *follower) withMissed(done *reader, queued []*reader) []*reader {
 	for _, rf := range rotated {
 		t := f.rotatedGenTime(rf)
 		keep := !os.SameFile(rf.fi, dfi) && t.newerThan(dgen) && !rf.copyOf(done.fp) && !f.isLingering(rf.fi)
+		if keep {
+			f.noteAssumedOrder(rf, t, dgen)
+		}
 		for i := range qgens {
 			if !keep {
 				break
@@ -275,7 +278,11 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 	ogen := f.genTime(old, ofi)
 	ofp := prefix(old, fpMax)
 	gens := f.pickRotated(func(r rotatedFile, t genTime) bool {
-		return !os.SameFile(r.fi, ofi) && t.newerThan(ogen) && !r.copyOf(ofp) && !f.isLingering(r.fi)
+		keep := !os.SameFile(r.fi, ofi) && t.newerThan(ogen) && !r.copyOf(ofp) && !f.isLingering(r.fi)
+		if keep {
+			f.noteAssumedOrder(r, t, ogen)
+		}
+		return keep
 	})
 	var out []*os.File
 	cut := false
@@ -293,4 +300,14 @@ func (f *follower) newerRotatedFiles(old *os.File, live os.FileInfo) []*os.File 
 		out = append(out, file)
 	}
 	return out
+}
+
+// noteAssumedOrder logs a generation taken for newer than the file read
+// last on its creation time alone, its modification time being older:
+// the order is assumed, not known (a clock stepped back, a touch).
+func (f *follower) noteAssumedOrder(rf rotatedFile, t, last genTime) {
+	if !last.before(t) {
+		f.log.Info("reading a rotated file modified before the file read last but created after that one's last write; assuming it is a newer generation (clock stepped back?)",
+			"file", f.path, "rotated", rf.f.Name())
+	}
 }
