@@ -203,8 +203,11 @@ type walker struct {
 	seen    map[string]int // key instance -> line, to reject duplicates
 	headers map[string]int // [table] headers seen
 	count   map[string]int // array of tables -> elements so far
-	out     []Setting
-	errs    Errors
+	// badTable: the current table is unknown; its keys are not reported
+	// one by one, the table's own error says it all.
+	badTable bool
+	out      []Setting
+	errs     Errors
 }
 
 func (w *walker) fail(line int, key, format string, args ...any) {
@@ -236,11 +239,12 @@ func (w *walker) expression(e *unstable.Node) {
 	case unstable.Table:
 		name, line := w.keyOf(e)
 		w.prefix, w.elem = name, name
+		w.badTable = false
 		switch {
 		case w.arrays[name]:
 			w.fail(line, name, "%q is an array of tables: write [[%s]]", name, name)
 		case !w.tables[name]:
-			w.fail(line, name, "unknown table %q", name)
+			w.failTable(line, name)
 		}
 		if prev, dup := w.headers[name]; dup {
 			w.fail(line, name, "table %q is defined twice (first at line %d)", name, prev)
@@ -248,11 +252,12 @@ func (w *walker) expression(e *unstable.Node) {
 		w.headers[name] = line
 	case unstable.ArrayTable:
 		name, line := w.keyOf(e)
+		w.badTable = false
 		if !w.arrays[name] {
 			if w.tables[name] {
 				w.fail(line, name, "%q is a table: write [%s]", name, name)
 			} else {
-				w.fail(line, name, "unknown table %q", name)
+				w.failTable(line, name)
 			}
 		}
 		if w.count == nil {
@@ -269,6 +274,9 @@ func (w *walker) expression(e *unstable.Node) {
 		}
 		shown := strings.ReplaceAll(full, "[]", "")
 		k, ok := w.byName[full]
+		if !ok && w.badTable {
+			return // the table's error covers its keys
+		}
 		if !ok {
 			if near := w.nearestKey(full); near != "" {
 				w.fail(line, shown, "unknown key %q; did you mean %q?", shown, near)
@@ -388,4 +396,23 @@ func (w *walker) nearestKey(full string) string {
 	}
 	sort.Strings(names) // the same answer every time
 	return strings.ReplaceAll(suggest.Nearest(full, names), "[]", "")
+}
+
+// failTable reports an unknown table, with the known one it most likely
+// meant, and marks its keys as covered by this one error.
+func (w *walker) failTable(line int, name string) {
+	w.badTable = true
+	var names []string
+	for t := range w.tables {
+		names = append(names, t)
+	}
+	for t := range w.arrays {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	if near := suggest.Nearest(name, names); near != "" {
+		w.fail(line, name, "unknown table %q; did you mean %q?", name, near)
+		return
+	}
+	w.fail(line, name, "unknown table %q", name)
 }

@@ -156,3 +156,13 @@ func TestSizeKind(t *testing.T) {
 		t.Errorf("a boolean size: %v", err)
 	}
 }
+
+// A mistyped table is one error, with the table it most likely meant,
+// not one more for each of its keys.
+func TestUnknownTableOneError(t *testing.T) {
+	_, err := Parse("x.toml", []byte("[outptu]\nformat = \"json\"\nonly_matching = true\n[output]\nformat = \"text\"\n"), schema)
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 1 || !strings.Contains(es[0].Error(), `x.toml:1: unknown table "outptu"; did you mean "output"?`) {
+		t.Errorf("got %v, want one error for the table", err)
+	}
+}

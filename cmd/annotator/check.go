@@ -62,6 +62,9 @@ func checkRun(rf *runFlags) error {
 			return rf.ops.blame("metrics-addr", err)
 		}
 	}
+	if err := checkSources(rf); err != nil {
+		return err
+	}
 	for _, in := range rf.ins {
 		if c, ok := in.(interface{ check() error }); ok {
 			if err := c.check(); err != nil {
@@ -69,7 +72,7 @@ func checkRun(rf *runFlags) error {
 			}
 		}
 	}
-	return checkSources(rf)
+	return nil
 }
 
 // checkSources refuses two sources at once: a run reads one (followed
@@ -82,6 +85,10 @@ func checkSources(rf *runFlags) error {
 		case *followInput:
 			if len(in.paths) > 0 {
 				asked = append(asked, "follow")
+			} else if at, ok := rf.ops.origins["state"]; ok && in.state != "" {
+				// Set in a config file: name its line, not a flag.
+				return &config.Error{File: at.file, Line: at.line, Key: at.key,
+					Msg: fmt.Sprintf("key %q: a state directory needs files to follow ([[inputs.file]] path, or --follow)", at.key)}
 			}
 		case *kafkaInput:
 			if len(in.topics) > 0 {

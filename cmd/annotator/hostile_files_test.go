@@ -225,3 +225,18 @@ func TestKafkaSecurityArgumentsAndOneLetterTypos(t *testing.T) {
 		}
 	}
 }
+
+// A state directory set in a config file without files to follow is
+// reported at its line, by a run and by check.
+func TestConfigStateWithoutFollow(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "a.toml")
+	if err := os.WriteFile(conf, []byte("[inputs.follow]\nstate = \"st\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-c", conf}, {"check", "-c", conf}} {
+		r := runBin(t, strings.NewReader(""), args...)
+		if r.code != 2 || !bytes.Contains(r.stderr, []byte(conf+`:2: key "inputs.follow.state": a state directory needs files to follow`)) {
+			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
