@@ -310,6 +310,7 @@ func (s *Source) newFollower(path string, explicit, initial bool) *follower {
 		dir:      filepath.Dir(path),
 		log:      s.opt.Log,
 		explicit: explicit,
+		heldAt:   -1,
 		initial:  initial,
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),

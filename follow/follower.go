@@ -26,6 +26,9 @@ type follower struct {
 	// explicit: named on the command line rather than matched by a glob;
 	// it is waited for when missing instead of released.
 	explicit bool
+	// heldAt: the offset of the long line last said to be held back
+	// while it is written, so that it is said once.
+	heldAt int64
 	// initial: the file was there when following started, so its start
 	// position comes from the checkpoint or --start-at; a file appearing
 	// later is new and read from its start.
@@ -129,6 +132,25 @@ func (f *follower) run(ctx context.Context) {
 			}
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, sources.ErrLineUnfinished):
+			// A line longer than the buffer is still being written: none
+			// of it goes out until its end is in the file, so a stop
+			// leaves the checkpoint before it and writes nothing of it.
+			// Unless the file has ended (rotated away, say): then the
+			// line ends with it.
+			if at := f.fr.Offset(); at != f.heldAt {
+				f.heldAt = at
+				f.log.Info("a line longer than the buffer is still being written; it goes out once its end is in the file",
+					"file", f.path, "offset", at)
+			}
+			switch f.rd.atEnd() {
+			case stateMore:
+				continue
+			case stateEnded:
+				f.fr.EndStream()
+				continue
+			}
+			f.sleep(ctx)
 		case errors.Is(err, context.Canceled):
 			f.findReleased()
 			if b := f.readLingering(ctx); b != nil {
@@ -324,6 +346,7 @@ func (f *follower) start(r *reader) {
 	fr := sources.NewFramer(r, f.path, f.meta, f.src.opt.Pool)
 	fr.SetOffset(r.pos)
 	fr.EndLastLine = true
+	fr.LineEnds = r.lineEnds
 	store, progress := f.src.store, f.src.opt.Progress
 	if store != nil || progress != nil {
 		src, path := f.src, f.path

@@ -89,6 +89,11 @@ type reader struct {
 	// buffer to the pool instead of holding it while the file is quiet.
 	cancel  context.CancelFunc
 	scratch []byte
+	// lineEnds' look ahead: from scanAt in scanSrc, bytes up to scanFrom
+	// hold no '\n'.
+	scanAt, scanFrom int64
+	scanSrc          *os.File
+	ahead            []byte
 	// sinceEmpty is, for a file found empty at offset 0, its rotated
 	// files then: see copies.go.
 	sinceEmpty *rotatedSnapshot

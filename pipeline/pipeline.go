@@ -125,6 +125,22 @@ type Source interface {
 	Next(ctx context.Context) (*Batch, error)
 }
 
+// Finisher is a source that, when a run stops, hands on the partial line
+// it holds as a complete last record. The filter is one: what it read is
+// written. A follower is not: it reads the line again, whole, after a
+// restart.
+type Finisher interface {
+	// Unfinished is called, once Next has returned for the stop, by the
+	// goroutine that calls Next; nil when the source holds nothing.
+	Unfinished(ctx context.Context) *Batch
+	// Stranded is called by another goroutine when Next has not returned
+	// after the stop: blocked in a read that no context can end (a pipe
+	// whose writer is quiet). true: the source was in such a read, and
+	// the batch (nil when none) is its rest; false: Next is about to
+	// return, and Unfinished will follow.
+	Stranded() (*Batch, bool)
+}
+
 // Sink takes annotated batches.
 type Sink interface {
 	// Write returns once the batch's output is durably taken: written to
@@ -212,7 +228,12 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 			inNext.Store(true)
 			b, err := src.Next(readCtx)
 			inNext.Store(false)
-			if err != nil {
+			if err != nil && readCtx.Err() != nil {
+				if fin, ok := src.(Finisher); ok {
+					b, err = fin.Unfinished(abortCtx), io.EOF
+				}
+			}
+			if b == nil {
 				if errors.Is(err, io.EOF) || readCtx.Err() != nil {
 					err = nil
 				}
@@ -278,8 +299,17 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 	writeCtx := abortCtx
 	stopDrainTimer := func() bool { return false }
 	var werr error
+	fin, _ := src.(Finisher)
 	for {
 		j, ok := nextJob(ctx, order, &inNext)
+		if !ok && fin != nil {
+			// The reader is still in Next after the stop.
+			j, ok = stranded(fin, order, abortCtx)
+			fin = nil
+			if ok && j.b.Kind == Lines {
+				annotateBatch(current(), j.b, records, &s)
+			}
+		}
 		if !ok {
 			break
 		}
@@ -344,6 +374,27 @@ func Run(ctx context.Context, src Source, a *annotate.Annotator, sink Sink, opt 
 // only what the reader has already read: the batches queued, and one the
 // reader is handing over, but it does not wait on a source still blocked
 // in Next (a quiet pipe), which may never return.
+// stranded takes a Finisher's rest when the reader has not returned from
+// Next after a stop: the rest itself when Next is blocked in a read, or
+// else the reader's next job, as Next returns at once.
+func stranded(fin Finisher, order <-chan job, abortCtx context.Context) (job, bool) {
+	b, blocked := fin.Stranded()
+	if blocked {
+		if b == nil {
+			return job{}, false
+		}
+		j := job{b: b, done: make(chan struct{})}
+		close(j.done)
+		return j, true
+	}
+	select {
+	case j, ok := <-order:
+		return j, ok
+	case <-abortCtx.Done():
+		return job{}, false
+	}
+}
+
 func nextJob(ctx context.Context, order <-chan job, inNext *atomic.Bool) (job, bool) {
 	select {
 	case j, ok := <-order:
@@ -357,6 +408,12 @@ func nextJob(ctx context.Context, order <-chan job, inNext *atomic.Bool) (job, b
 		default:
 		}
 		if inNext.Load() {
+			// A job put just before the reader went back into Next.
+			select {
+			case j, ok := <-order:
+				return j, ok
+			default:
+			}
 			return job{}, false
 		}
 		select {

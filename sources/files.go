@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/pipeline"
@@ -23,6 +24,7 @@ type Files struct {
 	log    *slog.Logger
 	jsonOn bool
 
+	mu     sync.Mutex // guards cur's changes against Stranded
 	cur    *Framer
 	closer io.Closer
 	Failed int
@@ -66,8 +68,35 @@ func (s *Files) Next(ctx context.Context) (*pipeline.Batch, error) {
 		if s.closer != nil {
 			s.closer.Close()
 		}
-		s.cur, s.closer = nil, nil
+		s.setCur(nil, nil)
 	}
+}
+
+// Unfinished implements pipeline.Finisher: a stop hands on the line being
+// read as a complete one, so that the filter writes what it read.
+func (s *Files) Unfinished(ctx context.Context) *pipeline.Batch {
+	if s.cur == nil {
+		return nil
+	}
+	return s.cur.Unfinished(ctx)
+}
+
+// Stranded implements pipeline.Finisher.
+func (s *Files) Stranded() (*pipeline.Batch, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil {
+		return nil, false
+	}
+	return s.cur.Stranded()
+}
+
+// setCur changes the file being read; Stranded looks at it from another
+// goroutine.
+func (s *Files) setCur(fr *Framer, c io.Closer) {
+	s.mu.Lock()
+	s.cur, s.closer = fr, c
+	s.mu.Unlock()
 }
 
 // report tells of a file that could not be read.
@@ -86,7 +115,7 @@ func (s *Files) report(what, path string, err error) {
 
 func (s *Files) open(path string) error {
 	if path == "-" {
-		s.cur = NewFramer(s.stdin, "", nil, s.pool)
+		s.setCur(NewFramer(s.stdin, "", nil, s.pool), nil)
 		return nil
 	}
 	f, err := os.Open(path)
@@ -102,7 +131,6 @@ func (s *Files) open(path string) error {
 		meta = append([]byte(`"path":`), annotate.AppendJSONString(nil, []byte(path))...)
 		meta = append(meta, ',')
 	}
-	s.cur = NewFramer(f, path, meta, s.pool)
-	s.closer = f
+	s.setCur(NewFramer(f, path, meta, s.pool), f)
 	return nil
 }

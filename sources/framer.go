@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/annotator-dev/annotator/pipeline"
 )
@@ -50,7 +51,27 @@ type Framer struct {
 	// (at most TailLen) before the offset too: a checkpoint keeps them
 	// to tell its file from a later one given the same inode.
 	OnDoneTail func(offset int64, tail []byte)
+	// LineEnds, if set, is asked before the first piece of a line longer
+	// than the buffer is handed on: whether the stream already holds the
+	// line's end. While it says no, Next keeps the line and returns
+	// ErrLineUnfinished, so nothing of a line still being written goes
+	// out (a followed file: a stop then writes nothing of it, and the
+	// checkpoint stays before it). The stream's reader must then be asked
+	// by other means whether more can come; EndStream says it cannot.
+	LineEnds func() bool
+
+	// Handing on the rest at a stop (Unfinished, Stranded): mu guards
+	// what Stranded, called from another goroutine, may look at.
+	mu       sync.Mutex
+	reading  bool   // Next is in a read
+	held     []byte // what Next holds meanwhile, not yet handed on
+	heldLong bool   // held continues a line sent in pieces
+	finished bool   // the rest was handed on: nothing more is
 }
+
+// ErrLineUnfinished is returned by Next when a line longer than the buffer
+// has no end in the stream yet and LineEnds holds it back.
+var ErrLineUnfinished = errors.New("a long line is still being written")
 
 // TailLen is how many bytes before an offset OnDoneTail is given.
 const TailLen = 64
@@ -118,8 +139,16 @@ func (f *Framer) Next(ctx context.Context) (*pipeline.Batch, error) {
 		if len(data) == size {
 			break
 		}
+		if !f.hold(data) {
+			f.free.free <- b
+			return nil, context.Canceled
+		}
 		n, err := f.r.Read(data[len(data):size])
 		data = data[:len(data)+n]
+		if !f.release() {
+			f.free.free <- b
+			return nil, context.Canceled
+		}
 		if err != nil {
 			f.eof = true
 			if !errors.Is(err, io.EOF) {
@@ -137,7 +166,104 @@ func (f *Framer) Next(ctx context.Context) (*pipeline.Batch, error) {
 			break
 		}
 	}
+	if f.LineEnds != nil && !f.inLong && !f.eof && len(data) == size &&
+		bytes.IndexByte(data, '\n') < 0 && !f.LineEnds() {
+		f.carry = append(f.carry, data...)
+		f.free.free <- b
+		return nil, ErrLineUnfinished
+	}
 	return f.cut(b, data), nil
+}
+
+// EndStream tells the framer that its stream has ended although the
+// reader did not say so: a held-back long line is then handed on as the
+// stream's last line.
+func (f *Framer) EndStream() { f.eof = true }
+
+// Unfinished hands on, as one complete line ended with '\n', the part of
+// a line the framer holds when a run stops before the line's end came:
+// the start of a line not yet handed on, or, for a line going out in
+// pieces, its rest (possibly just the '\n'), so that the output's last
+// record is whole (text ends with a newline, JSON is valid). It is called
+// by the goroutine that calls Next, once Next has returned for the stop;
+// it returns nil when the framer holds nothing, when Stranded took it
+// already, or when ctx ends before a batch is free.
+func (f *Framer) Unfinished(ctx context.Context) *pipeline.Batch {
+	f.mu.Lock()
+	done := f.finished
+	f.finished = true
+	f.mu.Unlock()
+	if done || (len(f.carry) == 0 && !f.inLong) {
+		return nil
+	}
+	var b *pipeline.Batch
+	select {
+	case b = <-f.free.free:
+	case <-ctx.Done():
+		return nil
+	}
+	f.finish(b, f.carry, f.inLong)
+	f.carry, f.inLong, f.eof = f.carry[:0], false, true
+	b.Done = func() { f.free.free <- b }
+	return b
+}
+
+// Stranded is Unfinished for a stop that finds Next blocked in a read
+// ctx cannot end (a pipe whose writer is quiet): it may be called from
+// another goroutine. If Next is in a read, it returns what Next holds as
+// a complete line (nil when nothing) and true, and what that read brings
+// later is dropped; otherwise false: Next is about to return.
+func (f *Framer) Stranded() (*pipeline.Batch, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.finished {
+		return nil, true
+	}
+	if !f.reading {
+		return nil, false
+	}
+	f.finished = true
+	if len(f.held) == 0 && !f.heldLong {
+		return nil, true
+	}
+	b := &pipeline.Batch{Data: make([]byte, 0, len(f.held)+1)}
+	f.finish(b, f.held, f.heldLong)
+	return b, true
+}
+
+// finish makes b the line rest, ended with '\n'; long: the end of a line
+// sent in pieces.
+func (f *Framer) finish(b *pipeline.Batch, rest []byte, long bool) {
+	b.Kind, b.Stream, b.Meta, b.Records = pipeline.Lines, f.stream, f.meta, nil
+	if long {
+		b.Kind = pipeline.LastPiece
+	}
+	data := append(b.Data[:0], rest...)
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		data = append(data, '\n')
+	}
+	b.Data = data
+}
+
+// hold tells Stranded what Next holds while it reads; false when the run
+// has stopped and Unfinished or Stranded took the framer's rest.
+func (f *Framer) hold(data []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.finished {
+		return false
+	}
+	f.reading, f.held, f.heldLong = true, data, f.inLong
+	return true
+}
+
+// release ends hold after a read; false when Stranded took what was held,
+// so that the read's bytes belong to no record.
+func (f *Framer) release() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reading, f.held = false, nil
+	return !f.finished
 }
 
 func (f *Framer) streamName() string {
