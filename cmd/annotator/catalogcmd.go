@@ -11,6 +11,7 @@ import (
 
 	"github.com/annotator-dev/annotator/catalog"
 	"github.com/annotator-dev/annotator/catalog/reload"
+	"github.com/annotator-dev/annotator/internal/flagvalue"
 )
 
 // variantJSON is the shape of one variant in `codes --format json` and
@@ -61,7 +62,8 @@ func catalogFlags(name string) (*flag.FlagSet, *string, *opsFlags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	format := fs.String("format", "text", "listing `format`: text (code, message, meaning, sources; tab-separated) or json")
+	format := new(string)
+	fs.Var(flagvalue.NewChoice(format, "text", "text", "json"), "format", "listing `format`: text (code, message, meaning, sources; tab-separated) or json")
 	ops := &opsFlags{}
 	fs.StringVar(&ops.configPath, "c", "", "read the [catalog] settings of this TOML config `file`; flags given on the command line win")
 	fs.StringVar(&ops.configPath, "config", "", "same as -c")
@@ -83,9 +85,6 @@ func catalogCommand(name string, args []string, stdout, stderr io.Writer,
 	}
 	if err == nil {
 		err = check(rest)
-	}
-	if err == nil && *format != "text" && *format != "json" {
-		err = usagef("--format %q: want text or json", *format)
 	}
 	if err == nil {
 		// The config file's catalog settings, and nothing else: its

@@ -14,7 +14,6 @@ import (
 	"github.com/annotator-dev/annotator/catalog/reload"
 	"github.com/annotator-dev/annotator/config"
 	"github.com/annotator-dev/annotator/internal/flagvalue"
-	"github.com/annotator-dev/annotator/matcher"
 	"github.com/annotator-dev/annotator/metrics"
 )
 
@@ -60,17 +59,6 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-func oneOf(choices ...string) func(string) error {
-	return func(v string) error {
-		for _, c := range choices {
-			if v == c {
-				return nil
-			}
-		}
-		return fmt.Errorf("want %s", strings.Join(choices, ", "))
-	}
-}
-
 // pathFlags are the settings that name files: in a config file, a
 // relative one is relative to the file's directory.
 var pathFlags = map[string]bool{"follow": true, "catalog": true, "state": true,
@@ -82,10 +70,7 @@ var pathFlags = map[string]bool{"follow": true, "catalog": true, "state": true,
 // an option the binary lacks. config.example.toml documents every key.
 func configSchema(fs *flag.FlagSet) []config.Key {
 	all := []config.Key{
-		{Name: "output.format", Kind: config.String, Flag: "format", Check: func(v string) error {
-			_, err := annotate.ParseFormat(v)
-			return err
-		}},
+		{Name: "output.format", Kind: config.String, Flag: "format"},
 		{Name: "output.field", Kind: config.String, Flag: "field", Check: annotate.CheckField},
 		{Name: "output.only_matching", Kind: config.Bool, Flag: "only-matching"},
 		{Name: "output.with_filename", Kind: config.Bool, Flag: "with-filename"},
@@ -94,13 +79,12 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 		{Name: "catalog.watch", Kind: config.Bool, Flag: "catalog-watch"},
 		{Name: "catalog.settle", Kind: config.Duration, Flag: "catalog-settle"},
 		{Name: "catalog.prefer", Kind: config.CSV, Flag: "prefer"},
-		{Name: "catalog.engine", Kind: config.String, Flag: "engine",
-			Check: oneOf(string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick))},
+		{Name: "catalog.engine", Kind: config.String, Flag: "engine"},
 		{Name: "pipeline.workers", Kind: config.Int, Flag: "workers"},
 		{Name: "pipeline.buffer_size", Kind: config.Size, Flag: "buffer-size"},
 		{Name: "pipeline.drain_timeout", Kind: config.Duration, Flag: "drain-timeout"},
-		{Name: "log.level", Kind: config.String, Flag: "log-level", Check: oneOf("debug", "info", "warn", "error")},
-		{Name: "log.format", Kind: config.String, Flag: "log-format", Check: oneOf("text", "json")},
+		{Name: "log.level", Kind: config.String, Flag: "log-level"},
+		{Name: "log.format", Kind: config.String, Flag: "log-format"},
 		{Name: "metrics.addr", Kind: config.String, Flag: "metrics-addr", Check: func(v string) error {
 			if v == "" {
 				return nil
@@ -135,7 +119,7 @@ func inputSchema() []config.Key {
 		// One [[inputs.file]] section per followed file (or glob).
 		{Name: "inputs.file[].path", Kind: config.String, Flag: "follow"},
 		{Name: "inputs.follow.state", Kind: config.String, Flag: "state"},
-		{Name: "inputs.follow.start_at", Kind: config.String, Flag: "start-at", Check: oneOf("beginning", "end")},
+		{Name: "inputs.follow.start_at", Kind: config.String, Flag: "start-at"},
 		{Name: "inputs.follow.poll_interval", Kind: config.Duration, Flag: "poll-interval"},
 		{Name: "inputs.follow.rotated", Kind: config.CSV, Flag: "rotated"},
 		{Name: "inputs.follow.poll_only", Kind: config.Bool, Flag: "poll-only"},
@@ -150,22 +134,22 @@ func inputSchema() []config.Key {
 		{Name: "kafka.tls_cert", Kind: config.String, Flag: "kafka-tls-cert"},
 		{Name: "kafka.tls_key", Kind: config.String, Flag: "kafka-tls-key"},
 		{Name: "kafka.tls_server_name", Kind: config.String, Flag: "kafka-tls-server-name"},
-		{Name: "kafka.sasl", Kind: config.String, Flag: "kafka-sasl", Check: oneOf("", "plain", "scram-sha-256", "scram-sha-512")},
+		{Name: "kafka.sasl", Kind: config.String, Flag: "kafka-sasl"},
 		{Name: "kafka.sasl_user", Kind: config.String, Flag: "kafka-sasl-user"},
 		{Name: "kafka.sasl_password", Kind: config.String, Flag: "kafka-sasl-password"},
 		{Name: "kafka.connect_timeout", Kind: config.Duration, Flag: "kafka-connect-timeout"},
 		{Name: "inputs.kafka.topics", Kind: config.CSV, Flag: "kafka-topic"},
 		{Name: "inputs.kafka.group", Kind: config.String, Flag: "kafka-group"},
-		{Name: "inputs.kafka.start", Kind: config.String, Flag: "kafka-start", Check: oneOf("first", "last")},
+		{Name: "inputs.kafka.start", Kind: config.String, Flag: "kafka-start"},
 		{Name: "inputs.kafka.session_timeout", Kind: config.Duration, Flag: "kafka-session-timeout"},
 		{Name: "inputs.kafka.commit_interval", Kind: config.Duration, Flag: "kafka-commit-interval"},
 		{Name: "inputs.kafka.drain_timeout", Kind: config.Duration, Flag: "kafka-drain-timeout"},
 		{Name: "inputs.kafka.max_in_flight", Kind: config.Size, Flag: "kafka-max-in-flight"},
 		{Name: "sinks.kafka.topic", Kind: config.String, Flag: "kafka-out-topic"},
-		{Name: "sinks.kafka.compression", Kind: config.String, Flag: "kafka-compression", Check: oneOf("none", "gzip", "snappy", "lz4", "zstd")},
+		{Name: "sinks.kafka.compression", Kind: config.String, Flag: "kafka-compression"},
 		{Name: "sinks.kafka.batch_timeout", Kind: config.Duration, Flag: "kafka-batch-timeout"},
 		{Name: "sinks.kafka.dlq_topic", Kind: config.String, Flag: "kafka-dlq-topic"},
-		{Name: "sinks.kafka.timestamp", Kind: config.String, Flag: "kafka-timestamp", Check: oneOf("input", "produce")},
+		{Name: "sinks.kafka.timestamp", Kind: config.String, Flag: "kafka-timestamp"},
 	}
 }
 

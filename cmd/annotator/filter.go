@@ -37,17 +37,17 @@ type coreFlags struct {
 }
 
 func (f *coreFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.format, "format", "text", "output format: text, json or merge (notes inside JSON-object and logfmt lines)")
+	fs.Var(flagvalue.NewChoice(&f.format, "text", "text", "json", "merge"), "format", "output format: text, json or merge (notes inside JSON-object and logfmt lines)")
 	fs.StringVar(&f.field, "field", annotate.DefaultField, "merge format: the `name` of the field or logfmt key added")
 	fs.BoolVar(&f.onlyMatching, "only-matching", false, "write only the lines that hold a code")
 	fs.StringVar(&f.prefer, "prefer", "", "preference order of catalog sources, comma-separated (default "+strings.Join(catalog.DefaultPreference(), ",")+")")
-	fs.StringVar(&f.engine, "engine", "auto", "matcher engine: auto, numeric or ahocorasick")
+	fs.Var(flagvalue.NewChoice(&f.engine, "auto", string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick)), "engine", "matcher engine: auto, numeric or ahocorasick")
 	fs.Var(flagvalue.NewInt(&f.workers, min(runtime.GOMAXPROCS(0), maxWorkers), 1, maxWorkers), "workers",
 		"goroutines annotating in parallel, `n` from 1 to 256 (default: the number of cores)")
 	fs.Var(flagvalue.NewSize(&f.bufferSize, sources.DefaultBufferSize, 64, maxBufferSize), "buffer-size",
 		"`size` of a read batch, 64 to 64MiB (256K, 1M, 1MiB...); longer lines pass through in pieces")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.Var(flagvalue.NewChoice(&f.logLevel, "info", "debug", "info", "warn", "error"), "log-level", "log level on stderr: debug, info, warn or error")
+	fs.Var(flagvalue.NewChoice(&f.logFormat, "text", "text", "json"), "log-format", "log format on stderr: text or json")
 	fs.Var(flagvalue.NewDuration(&f.drain, 10*time.Second, 100*time.Millisecond, 10*time.Minute), "drain-timeout",
 		"after SIGTERM, how long what was read may take to reach the output, 100ms to 10m; past it annotator exits with status 1 without it (a stalled output)")
 }
@@ -169,14 +169,8 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if err := r.core.check(); err != nil {
 		return nil, err
 	}
-	if _, err := annotate.ParseFormat(r.core.format); err != nil {
-		return nil, r.ops.blame("format", err)
-	}
 	if err := annotate.CheckField(r.core.field); err != nil {
 		return nil, r.ops.blame("field", err)
-	}
-	if err := oneOf(string(matcher.Auto), string(matcher.Numeric), string(matcher.AhoCorasick))(r.core.engine); err != nil {
-		return nil, r.ops.blame("engine", fmt.Errorf("%q: %v", r.core.engine, err))
 	}
 	return paths, nil
 }

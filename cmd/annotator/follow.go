@@ -50,7 +50,7 @@ func (l *followList) Set(s string) error {
 func (i *followInput) register(fs *flag.FlagSet) {
 	fs.Var(&i.paths, "follow", "follow files like tail -F through rotation (repeatable, comma-separated, globs allowed; further file arguments are followed too)")
 	fs.StringVar(&i.state, "state", "", "directory keeping a checkpoint per followed file, so a restart resumes where delivery stopped")
-	fs.StringVar(&i.startAt, "start-at", "beginning", "where to start in a file already there with no checkpoint: beginning or end")
+	fs.Var(flagvalue.NewChoice(&i.startAt, "beginning", "beginning", "end"), "start-at", "where to start in a file already there with no checkpoint: beginning or end")
 	fs.Var(flagvalue.NewDuration(&i.poll, 250*time.Millisecond, time.Millisecond, time.Hour), "poll-interval",
 		"how often followed files are checked besides file system events, and globs matched again, 1ms to 1h")
 	fs.StringVar(&i.rotated, "rotated", strings.Join(follow.DefaultRotated, ","), "glob patterns naming rotated files ({path} is the followed path), where copytruncate's copy and renamed files are looked for")
@@ -67,9 +67,6 @@ func (i *followInput) register(fs *flag.FlagSet) {
 func (i *followInput) check() error {
 	if len(i.paths) == 0 && i.state != "" {
 		return usagef("--state needs --follow")
-	}
-	if _, err := follow.ParseStartAt(i.startAt); err != nil {
-		return usagef("--start-at: %v", err)
 	}
 	if i.state != "" {
 		if err := stateWritable(i.state); err != nil {

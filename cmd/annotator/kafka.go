@@ -76,7 +76,7 @@ func sharedKafkaConn(fs *flag.FlagSet) *kafkaConn {
 	fs.StringVar(&c.tlsCert, "kafka-tls-cert", "", "PEM file of the client certificate, for brokers that ask for one")
 	fs.StringVar(&c.tlsKey, "kafka-tls-key", "", "PEM file of the client certificate's private key")
 	fs.StringVar(&c.tlsServerName, "kafka-tls-server-name", "", "name to verify the brokers' certificates against (default: the host dialled)")
-	fs.StringVar(&c.saslMechanism, "kafka-sasl", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512")
+	fs.Var(flagvalue.NewChoice(&c.saslMechanism, "", "", "plain", "scram-sha-256", "scram-sha-512"), "kafka-sasl", "SASL mechanism: plain, scram-sha-256 or scram-sha-512")
 	fs.StringVar(&c.saslUser, "kafka-sasl-user", "", "SASL user name")
 	fs.StringVar(&c.saslPassword, "kafka-sasl-password", "", "SASL password (better: the "+kafkaPasswordEnv+" environment variable)")
 	fs.Var(flagvalue.NewDuration(&c.connectTimeout, 30*time.Second, time.Second, time.Hour), "kafka-connect-timeout",
@@ -179,7 +179,7 @@ func (i *kafkaInput) register(fs *flag.FlagSet) {
 	i.conn = sharedKafkaConn(fs)
 	fs.Var(&i.topics, "kafka-topic", "consume these Kafka topics (repeatable, comma-separated); needs --kafka-group")
 	fs.StringVar(&i.group, "kafka-group", "", "Kafka consumer group: instances in one group share the partitions")
-	fs.StringVar(&i.start, "kafka-start", "first", "where a partition with no committed offset starts: first or last")
+	fs.Var(flagvalue.NewChoice(&i.start, "first", "first", "last"), "kafka-start", "where a partition with no committed offset starts: first or last")
 	fs.Var(flagvalue.NewDuration(&i.sessionTimeout, 30*time.Second, time.Second, 30*time.Minute), "kafka-session-timeout",
 		"a group member silent this long is dropped and its partitions move, 1s to 30m (a default broker wants 6s to 30m)")
 	fs.Var(flagvalue.NewDuration(&i.commitInterval, time.Second, 0, time.Hour), "kafka-commit-interval",
@@ -197,8 +197,6 @@ func (i *kafkaInput) check() error {
 		return usagef("--kafka-group needs --kafka-topic")
 	case len(i.topics) > 0 && i.group == "":
 		return usagef("--kafka-topic needs --kafka-group")
-	case i.start != "first" && i.start != "last":
-		return usagef("--kafka-start %q: want first or last", i.start)
 	}
 	return nil
 }
@@ -261,12 +259,12 @@ func (f *setFlag) Set(s string) error {
 func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	o.conn = sharedKafkaConn(fs)
 	fs.StringVar(&o.topic, "kafka-out-topic", "", "produce the annotated lines to this Kafka topic instead of standard output")
-	fs.StringVar(&o.compression, "kafka-compression", "none", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
+	fs.Var(flagvalue.NewChoice(&o.compression, "none", "none", "gzip", "snappy", "lz4", "zstd"), "kafka-compression", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
 	var unused time.Duration
 	o.batchTimeout.Value = flagvalue.NewDuration(&unused, 2*time.Millisecond, time.Microsecond, 10*time.Second)
 	fs.Var(&o.batchTimeout, "kafka-batch-timeout",
 		"no effect: each batch is produced as soon as it is annotated (accepted, with a warning, so that existing settings still start)")
-	fs.StringVar(&o.timestamp, "kafka-timestamp", "input", "timestamp of a record's output: input (the consumed record's, as Kafka Streams keeps it) or produce (the time it is produced)")
+	fs.Var(flagvalue.NewChoice(&o.timestamp, "input", "input", "produce"), "kafka-timestamp", "timestamp of a record's output: input (the consumed record's, as Kafka Streams keeps it) or produce (the time it is produced)")
 	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set records the output topic refuses (too large, invalid) aside in this topic and go on; without it they stop the run")
 }
 
@@ -282,12 +280,6 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 			return nil, usagef("--kafka-compression needs --kafka-out-topic")
 		}
 		return nil, nil
-	}
-	if _, err := kafkasink.ParseCompression(o.compression); err != nil {
-		return nil, usagef("--kafka-compression: %v", err)
-	}
-	if o.timestamp != "input" && o.timestamp != "produce" {
-		return nil, usagef("--kafka-timestamp %q: want input or produce", o.timestamp)
 	}
 	t, m, err := o.conn.security()
 	if err != nil {

@@ -84,10 +84,10 @@ func TestConfigErrorsOnTheBinary(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct{ doc, want string }{
 		{"[[inputs.file]]\npth = \"/var/log/a.log\"\n", `:2: unknown key "inputs.file.pth"`},
-		{"[output]\nformat = \"xml\"\n", `:2: key "output.format": bad value "xml": unknown format "xml"`},
+		{"[output]\nformat = \"xml\"\n", `:2: key "output.format": bad value "xml": want text, json or merge`},
 		{"[pipeline]\n\nworkers = \"4\"\n", `:3: key "pipeline.workers": want an integer, got a string`},
 		{"[pipeline]\nworkers = 0\n", `:2: key "pipeline.workers": bad value "0": want a whole number from 1 to 256`},
-		{"[log]\nlevel = \"loud\"\n", `:2: key "log.level": bad value "loud": want debug, info, warn, error`},
+		{"[log]\nlevel = \"loud\"\n", `:2: key "log.level": bad value "loud": want debug, info, warn or error`},
 		{"[metrics]\naddr = \"nowhere\"\n", `:2: key "metrics.addr": bad value "nowhere"`},
 		{"[catalog]\nfiles = \"a.tsv\"\n", `:2: key "catalog.files": want an array of strings, got a string`},
 		{"[inputs.follow]\npoll_interval = \"often\"\n", `:2: key "inputs.follow.poll_interval": bad duration "often"`},
