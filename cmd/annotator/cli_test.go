@@ -79,6 +79,32 @@ func TestHelp(t *testing.T) {
 	if strings.Contains(string(res.stdout), "--follow") {
 		t.Errorf("lookup --help lists flags lookup does not take:\n%s", res.stdout)
 	}
+	// stats lists what it takes, not the flags about lines it never
+	// writes; check lists its own and points at a run's.
+	res = runBin(t, nil, "stats", "--help")
+	for _, f := range []string{"--top N", "--follow PATH", "--kafka-brokers HOST:PORT", "--catalog FILE"} {
+		if !strings.Contains(string(res.stdout), "  "+f) {
+			t.Errorf("stats --help does not list %s:\n%s", f, res.stdout)
+		}
+	}
+	for _, f := range []string{"--only-matching", "--with-filename", "--field", "--summary", "--kafka-out-topic"} {
+		if strings.Contains(string(res.stdout), "  "+f) {
+			t.Errorf("stats --help lists %s, which stats does not use:\n%s", f, res.stdout)
+		}
+	}
+	res = runBin(t, nil, "check", "--help")
+	if out := string(res.stdout); !strings.Contains(out, "-c, --config FILE") || !strings.Contains(out, "'annotator help all'") ||
+		strings.Contains(out, "--kafka-brokers") || strings.Count(out, "\n") > 20 {
+		t.Errorf("check --help: want -c and a pointer to every flag, in under 20 lines:\n%s", out)
+	}
+	// What stats refuses is a usage error naming the flag.
+	for _, f := range []string{"-H", "--only-matching", "--kafka-out-topic=t"} {
+		res := runBin(t, strings.NewReader("x 898001\n"), "stats", f)
+		name, _, _ := strings.Cut(f, "=")
+		if res.code != 2 || !strings.Contains(string(res.stderr), "stats "+name+": stats writes no lines") {
+			t.Errorf("stats %s: exit %d, stderr %q", f, res.code, res.stderr)
+		}
+	}
 }
 
 // Every flag of a run is in a help group, so none ends up under "Other".

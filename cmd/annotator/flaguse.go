@@ -68,8 +68,10 @@ func checkFlagUse(fs *flag.FlagSet, given map[string]bool, cmd string) error {
 		if v("format") == "merge" {
 			return usagef("stats --format: want text or json; merge writes lines, and stats writes a table")
 		}
-		if given["only-matching"] {
-			return usagef("stats --only-matching: stats writes no lines, only the table of codes")
+		for _, name := range statsRefuses() {
+			if given[name] {
+				return usagef("stats %s: stats writes no lines, only the table of codes", dashed(name))
+			}
 		}
 	}
 	return nil
@@ -80,4 +82,31 @@ func commandLineFlags(fs *flag.FlagSet) map[string]bool {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	return given
+}
+
+// statsRefuses are the flags about the lines written, which stats does
+// not write: given on its command line, they are usage errors.
+func statsRefuses() []string {
+	return []string{"only-matching", "H", "with-filename", "field", "kafka-out-topic"}
+}
+
+// statsOmits are the flags stats's help leaves out: those it refuses, and
+// those it takes (from a config file shared with runs) to no effect.
+func statsOmits() []string {
+	return append(statsRefuses(), "no-filename", "summary", "kafka-dlq-topic", "kafka-timestamp",
+		"kafka-compression", "kafka-batch-timeout", "kafka-max-in-flight")
+}
+
+// checkOmits: check's help shows the flags about itself (the config file,
+// its log); the rest, every flag of a run, it points to.
+func checkOmits() []string {
+	var omit []string
+	allFlags().VisitAll(func(f *flag.Flag) {
+		switch f.Name {
+		case "c", "config", "log-level", "log-format":
+		default:
+			omit = append(omit, f.Name)
+		}
+	})
+	return omit
 }

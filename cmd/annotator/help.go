@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -66,9 +67,28 @@ func writeHelp(w io.Writer, c *command) {
 		fmt.Fprintf(&b, "Usage: annotator %s\n\n%s\n", c.synopsis, c.about)
 	}
 	if c.flags != nil {
-		writeFlags(&b, c.flags(), "")
+		writeFlags(&b, without(c.flags(), c.helpOmits), "")
+	}
+	if c.helpNote != "" {
+		b.WriteString("\n" + c.helpNote)
 	}
 	io.WriteString(w, b.String())
+}
+
+// without is fs less the flags named in omit, with their defaults as
+// registered (not as parsed so far: help may come after other flags).
+func without(fs *flag.FlagSet, omit []string) *flag.FlagSet {
+	if len(omit) == 0 {
+		return fs
+	}
+	out := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !slices.Contains(omit, f.Name) {
+			out.Var(f.Value, f.Name, f.Usage)
+			out.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	return out
 }
 
 // helpTopics are the topics "annotator help TOPIC" takes besides the

@@ -55,7 +55,11 @@ type command struct {
 	about    string // a paragraph for the command's own help
 	// flags returns the command's flag set, for its help.
 	flags func() *flag.FlagSet
-	run   func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	// helpOmits: flags the command takes from a config file but makes no
+	// use of, or refuses: its help leaves them out. helpNote ends it.
+	helpOmits []string
+	helpNote  string
+	run       func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
 // commands lists the subcommands; the filter (commands[0]) runs when the
@@ -75,10 +79,12 @@ func commands() []*command {
 		{name: "check", synopsis: "check [-c FILE] [flags]", summary: "validate settings and catalogs without reading input",
 			about: "Read the settings a run with the same flags would use and load its catalogs, without reading any input.\n" +
 				"Exit 0 if all is well, 2 with the file and line of each problem otherwise.",
-			flags: allFlags, run: runCheck},
+			flags: allFlags, helpOmits: checkOmits(),
+			helpNote: "check takes every flag of a run, and checks them as the run would: 'annotator help all' lists them.\n",
+			run:      runCheck},
 		{name: "stats", synopsis: "stats [flags] [FILE...]", summary: "print only the table of the codes seen",
 			about: "Read the input like a run with --summary, but print only the table of the codes seen, on standard output.",
-			flags: allFlags, run: runStats},
+			flags: allFlags, helpOmits: statsOmits(), run: runStats},
 		{name: "version", synopsis: "version", summary: "print the version, commit and Go version",
 			about: "Print the version, the commit it was built from and the Go version, from the build information.",
 			run:   runVersion},
