@@ -34,7 +34,7 @@ func TestHelp(t *testing.T) {
 			}
 		}
 		// The ways of running a few use are summed up, whole in their topic.
-		for _, p := range []string{"(8 more: annotator help follow)", "(21 more: annotator help kafka)"} {
+		for _, p := range []string{"(8 more: annotator help follow)", "(20 more: annotator help kafka)"} {
 			if !strings.Contains(out, p) {
 				t.Errorf("%v: no pointer %q", args, p)
 			}
@@ -116,6 +116,12 @@ func TestEveryFlagGrouped(t *testing.T) {
 	for _, g := range flagGroups {
 		for _, n := range g.names {
 			grouped[n] = true
+		}
+	}
+	for _, n := range removedFlags() {
+		grouped[n] = true // not shown
+		if out := runBin(t, nil, "--help-all").stdout; strings.Contains(string(out), n) {
+			t.Errorf("--help-all shows the removed --%s", n)
 		}
 	}
 	allFlags().VisitAll(func(f *flag.Flag) {

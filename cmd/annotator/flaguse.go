@@ -64,6 +64,9 @@ func checkFlagUse(fs *flag.FlagSet, given map[string]bool, cmd string) error {
 			return usagef("--%s needs %s", name, n.needs)
 		}
 	}
+	if given["kafka-batch-timeout"] {
+		return usagef("--kafka-batch-timeout was removed: each batch is produced as soon as it is annotated")
+	}
 	if cmd == "stats" {
 		if v("format") == "merge" {
 			return usagef("stats --format: want text or json; merge writes lines, and stats writes a table")

@@ -29,11 +29,16 @@ var flagGroups = []struct {
 	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "catalog-settle", "prefer"}, ""},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}, "follow"},
 	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
-		"kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-batch-timeout", "kafka-session-timeout", "kafka-commit-interval",
+		"kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-session-timeout", "kafka-commit-interval",
 		"kafka-drain-timeout", "kafka-max-in-flight", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
 		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}, "kafka"},
 	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "drain-timeout", "version"}, ""},
 }
+
+// removedFlags are kept only so that an older config file's keys still
+// load (with a warning); help does not show them, and the command line
+// refuses them.
+func removedFlags() []string { return []string{"kafka-batch-timeout"} }
 
 // aliases are flags shown with another: -c with --config.
 var aliases = map[string]string{"config": "c", "with-filename": "H"}
@@ -120,6 +125,9 @@ func writeTopicHelp(w io.Writer, topic string) {
 // another topic shows that group alone.
 func writeFlags(b *strings.Builder, fs *flag.FlagSet, topic string) {
 	grouped := map[string]bool{"help": true}
+	for _, n := range removedFlags() {
+		grouped[n] = true
+	}
 	for alias := range aliases {
 		grouped[alias] = true
 	}

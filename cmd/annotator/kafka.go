@@ -263,7 +263,7 @@ func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	var unused time.Duration
 	o.batchTimeout.Value = flagvalue.NewDuration(&unused, 2*time.Millisecond, time.Microsecond, 10*time.Second)
 	fs.Var(&o.batchTimeout, "kafka-batch-timeout",
-		"no effect: each batch is produced as soon as it is annotated (accepted, with a warning, so that existing settings still start)")
+		"removed: each batch is produced as soon as it is annotated (a config file's sinks.kafka.batch_timeout is still accepted, with a warning)")
 	fs.Var(flagvalue.NewChoice(&o.timestamp, "input", "input", "produce"), "kafka-timestamp", "timestamp of a record's output: input (the consumed record's, as Kafka Streams keeps it) or produce (the time it is produced)")
 	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set records the output topic refuses (too large, invalid) aside in this topic and go on; without it they stop the run")
 }
@@ -286,7 +286,7 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 		return nil, err
 	}
 	if o.batchTimeout.given {
-		env.log.Warn("--kafka-batch-timeout (sinks.kafka batch_timeout) has no effect: each batch is produced as soon as it is annotated; remove the setting")
+		env.log.Warn("sinks.kafka batch_timeout has no effect: each batch is produced as soon as it is annotated; remove the setting")
 	}
 	cfg := kafkasink.Config{
 		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,

@@ -246,12 +246,17 @@ func TestKafkaFromStdin(t *testing.T) {
 		t.Errorf("headers %v / %v", got[2].Headers, got[1].Headers)
 	}
 
-	// --kafka-batch-timeout no longer does anything: still accepted, with
-	// a warning saying so.
+	// --kafka-batch-timeout was removed: the command line refuses it; an
+	// older config file's key still loads, with a warning saying so.
 	old := b.CreateTopic("old", 1)
 	r = runBin(t, strings.NewReader("again 898001\n"), "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", old, "--kafka-batch-timeout", "5ms")
-	if r.code != 0 || !strings.Contains(string(r.stderr), "--kafka-batch-timeout (sinks.kafka batch_timeout) has no effect") {
+	if r.code != 2 || !strings.Contains(string(r.stderr), "--kafka-batch-timeout was removed") {
 		t.Fatalf("with --kafka-batch-timeout: exit %d, stderr %s", r.code, r.stderr)
+	}
+	cfg := writeFile(t, t.TempDir(), "old.toml", "[sinks.kafka]\nbatch_timeout = \"5ms\"\n")
+	r = runBin(t, strings.NewReader("again 898001\n"), "-c", cfg, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-out-topic", old)
+	if r.code != 0 || !strings.Contains(string(r.stderr), "sinks.kafka batch_timeout has no effect") {
+		t.Fatalf("with batch_timeout in a config file: exit %d, stderr %s", r.code, r.stderr)
 	}
 	if got := b.ReadAll(old, 1, 20*time.Second); len(got) != 1 || string(got[0].Value) != "again 898001"+note898001 {
 		t.Errorf("with --kafka-batch-timeout: %d messages %v", len(got), got)
@@ -260,6 +265,7 @@ func TestKafkaFromStdin(t *testing.T) {
 
 // TestKafkaStartErrors: each start-up problem gets an error naming it.
 func TestKafkaStartErrors(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	b := kafkatest.Start(t)
 	brokers := strings.Join(b.Addrs, ",")
 	dead := kafkatest.FreePort(t)
@@ -283,6 +289,7 @@ func TestKafkaStartErrors(t *testing.T) {
 // TestKafkaSASL: PLAIN and SCRAM credentials are accepted when right and
 // refused with a clear error when wrong (kfake with SASL enabled).
 func TestKafkaSASL(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(),
 		kfake.Superuser("PLAIN", "alice", "right"),
 		kfake.Superuser("SCRAM-SHA-256", "bob", "right"),
