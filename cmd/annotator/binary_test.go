@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand"
@@ -36,6 +37,16 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building annotator:", err)
 		os.Exit(1)
+	}
+	// Most of these tests wait (for a rotation, a broker, a timeout) far
+	// more than they compute: those marked parallel run 8 at a time on
+	// any machine, unless -parallel says otherwise, so the package takes
+	// about 2 minutes on 2 cores rather than 4.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", "8")
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

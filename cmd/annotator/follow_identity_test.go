@@ -374,6 +374,7 @@ func inode(t *testing.T, path string) uint64 {
 // 1. A glob that also matches the rotated names: each renamed generation
 // is the file already read, not a new file to read from its start.
 func TestFollowIdentityGlobMatchesRotatedNames(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	for _, tc := range []struct{ name, pattern string }{{"star", "*"}, {"prefix", "app.log*"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newIdent(t)
@@ -433,6 +434,7 @@ func TestFollowIdentitySymlinkAndTarget(t *testing.T) {
 // it, while followed and while the follower is stopped: the new file is
 // read from its start, banner included.
 func TestFollowIdentitySameFirstBytes(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	for _, how := range []string{"delete", "replace"} {
 		for _, restart := range []bool{false, true} {
 			name := how + map[bool]string{false: "/live", true: "/restart"}[restart]
@@ -549,6 +551,7 @@ func TestFollowIdentityInodeReuseSameFirstBytes(t *testing.T) {
 // first bytes gets its inode before the follower looks again (polling
 // only, every second). The bytes before the offset tell it is new.
 func TestFollowIdentityInodeReuseWhileClosed(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	path := x.path("app.log")
 	x.appendBytes(path, append(banner(), x.lines(100)...))
@@ -585,6 +588,7 @@ func TestFollowIdentityInodeReuseWhileClosed(t *testing.T) {
 // lines again, new ones past the offset 0 the follower is at, and the
 // copies app.log.2 and app.log.1 hold 2000 lines it never read.
 func TestFollowIdentityCopytruncateWhileStopped(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	for _, mode := range []string{"sigstop", "poll-only"} {
 		t.Run(mode, func(t *testing.T) {
 			x := newIdent(t)
@@ -630,6 +634,7 @@ func TestFollowIdentityCopytruncateWhileStopped(t *testing.T) {
 // 60 s --close-inactive the follower would wait on a file rotated away
 // whose successor is still empty.
 func TestFollowIdentityEmptyMiddleGeneration(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	path := x.path("app.log")
 	x.write(path, 50)
@@ -712,6 +717,7 @@ func TestFollowIdentityGlobMatchesCompressed(t *testing.T) {
 // checkpointed file is found among the rotated ones by what it is, not
 // by its time.
 func TestFollowIdentityMtimeSkew(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	for _, skew := range []time.Duration{-time.Hour, time.Hour} {
 		t.Run(map[bool]string{true: "past", false: "future"}[skew < 0], func(t *testing.T) {
 			x := newIdent(t)
@@ -796,6 +802,7 @@ func TestFollowIdentityDescriptorPressureRename(t *testing.T) {
 // to the writer), and a generation is deleted only once its lines have
 // come out (or 2 s passed: those lines are reported).
 func TestFollowIdentityRotationStorm(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	path := x.path("app.log")
 	const keep = 5
@@ -907,6 +914,7 @@ func TestFollowIdentityRotationStorm(t *testing.T) {
 // --max-open-files, and a renamed file closed for want of descriptors is
 // found again by its identity when its late line comes.
 func TestFollowIdentityDescriptorBudget(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	const files, slots, rounds = 50, 10, 4
 	name := func(i int) string { return x.path(fmt.Sprintf("f%02d.log", i)) }

@@ -155,6 +155,7 @@ func peerWaitReleased(t *testing.T, a *annRun, path string) bool {
 // renamed name is either one the rotated patterns know (file.old) or a
 // name nothing says is a rotation (archived).
 func TestFollowPeerVectorStartPositionRestartWithRotation(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	for _, name := range []string{"file.old", "archived"} {
 		t.Run(name, func(t *testing.T) {
 			x := newIdent(t)
@@ -249,6 +250,7 @@ func TestFollowPeerVectorMultiplePaths(t *testing.T) {
 // empty lines read before it nor those written while stopped are
 // repeated or lost.
 func TestFollowPeerVectorReadEmptyLines(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	dir := t.TempDir()
 	path := filepath.Join(dir, "file")
 	state := filepath.Join(dir, "state")
@@ -275,6 +277,7 @@ func TestFollowPeerVectorReadEmptyLines(t *testing.T) {
 // checkpoint intervals (nothing comes out), and handed on whole once its
 // end arrives: "i am not a full line until now", never in two pieces.
 func TestFollowPeerVectorSplitReads(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	dir := t.TempDir()
 	path := filepath.Join(dir, "file")
 	appendFile(t, path, "hello i am a normal line\n")
@@ -295,6 +298,7 @@ func TestFollowPeerVectorSplitReads(t *testing.T) {
 // the whole line comes once: the first run handed nothing of it on (not
 // even at its stop) and checkpointed only up to its start.
 func TestFollowPeerFluentBitPartialLineAcrossRestart(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	dir := t.TempDir()
 	path := filepath.Join(dir, "partial-restart.log")
 	state := filepath.Join(dir, "state")
@@ -353,6 +357,7 @@ func TestFollowPeerFluentBitSymlinkTargetRotation(t *testing.T) {
 // from their checkpoints, --start-at end notwithstanding, which is only
 // for files with no checkpoint.
 func TestFollowPeerFluentBitNewFileFromHeadWithStartAtEnd(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	old, discovered := x.path("startup-tail.log"), x.path("discovered.log")
 	x.write(old, 100) // 1..100: never read
@@ -395,6 +400,7 @@ func TestFollowPeerFluentBitNewFileFromHeadWithStartAtEnd(t *testing.T) {
 // read. The rewritten file is read from its start, every line once:
 // neither its size nor its growth tells it is a new file, its bytes do.
 func TestFollowPeerFilebeatTruncateRewrittenUnseen(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	for _, tc := range []struct {
 		name   string
 		frozen bool
@@ -528,6 +534,7 @@ func TestFollowPeerFilebeatRotatingCloseInactiveLowWriteRate(t *testing.T) {
 // was written, byte for byte, a multi-byte character split between two
 // writes included.
 func TestFollowPeerVectorNonUTF8PassThrough(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	dir := t.TempDir()
 	path := filepath.Join(dir, "encoded.log")
 	state := filepath.Join(dir, "state")
@@ -574,6 +581,7 @@ func TestFollowPeerVectorNonUTF8PassThrough(t *testing.T) {
 // let go ended with it, is as good. Either way "hello world" and
 // "rewriting" come once each.
 func TestFollowPeerNxadmIncompleteLineThenTruncate(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	dir := t.TempDir()
 	path := filepath.Join(dir, "test.txt")
 	tf := startTextFollow(t, "--follow", path, "--state", filepath.Join(dir, "state"))

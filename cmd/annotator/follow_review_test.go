@@ -59,6 +59,7 @@ func TestFollowReviewGlobSiblingSuffix(t *testing.T) {
 // follower, short of descriptors, sheds the lingering file and later
 // finds it again when the line is completed.
 func TestFollowReviewShedLingeringPartialLine(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	path := x.path("app.log")
 	x.write(path, 10)
@@ -119,6 +120,7 @@ func TestFollowReviewParkedCopytruncate(t *testing.T) {
 // file for late lines: the late lines are lost, and its claim on that
 // file is never given back.
 func TestFollowReviewFollowerExitsWhileLingering(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	path := x.path("a.log")
 	x.write(path, 10)
@@ -167,6 +169,7 @@ func TestFollowReviewFollowerExitsWhileLingering(t *testing.T) {
 // R7. A file and a symlink to it, --start-at end: after a rotation the
 // link's follower may win the new file and start it at its end.
 func TestFollowReviewSymlinkRotateStartEnd(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	x := newIdent(t)
 	path := x.path("app.log")
 	link := x.path("current.log")

@@ -173,6 +173,7 @@ func TestFollowPartialLineAtRotation(t *testing.T) {
 // the limit, also across a restart (a sidecar that died of EMFILE at
 // start-up would crash-loop).
 func TestFollowManyFilesUnderDescriptorLimit(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	if testing.Short() {
 		t.Skip("3,000 files: skipped with -short")
 	}

@@ -38,6 +38,7 @@ func poisonInput(t *testing.T, b *kafkatest.Broker, n, bad int) (in, out string,
 // stage goes on to the end and commits every offset, and the metrics
 // count the dead letter.
 func TestKafkaDeadLetter(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	b := kafkatest.Start(t)
 	const n, bad = 300, 120
 	in, out, poison := poisonInput(t, b, n, bad)

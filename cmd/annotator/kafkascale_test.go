@@ -14,6 +14,7 @@ import (
 // stage runs are picked up with a rebalance, from their first record:
 // records produced to them before the stage noticed are delivered too.
 func TestKafkaPartitionsAdded(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
 	group := b.Name("group")
@@ -50,6 +51,7 @@ func TestKafkaPartitionsAdded(t *testing.T) {
 // "partitions assigned", and a deleted topic made kafka-go's group end
 // and rejoin thousands of them a second.
 func TestKafkaTopicDeleted(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
 	cmd, stderr := startBin(t, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", b.Name("group"),
@@ -77,6 +79,7 @@ func TestKafkaTopicDeleted(t *testing.T) {
 // deletion only from the group (no fetch of its own fails): it stops too,
 // with exit 1 and the same error, without rejoining in a loop meanwhile.
 func TestKafkaTopicDeletedIdleMember(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	b := kafkatest.Start(t)
 	in, out := b.CreateTopic("in", 1), b.CreateTopic("out", 1)
 	args := stageArgs(b, in, out, b.Name("group"))

@@ -183,6 +183,7 @@ func readRecordBytes(b protocol.Bytes) ([]byte, error) {
 // the message arrives annotated; without it the system roots refuse the
 // certificate and the run fails naming it.
 func TestKafkaTLSOutput(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	pki := newTestPKI(t)
 	serverCert, _, _ := pki.issue(t, "broker", 2, x509.ExtKeyUsageServerAuth)
 	const topic = "tls-out"
@@ -246,6 +247,7 @@ func TestKafkaTLSOutput(t *testing.T) {
 // client certificate signed by the test CA: with --kafka-tls-cert and
 // --kafka-tls-key the message arrives; without them the run fails.
 func TestKafkaTLSClientCert(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	pki := newTestPKI(t)
 	serverCert, _, _ := pki.issue(t, "broker", 2, x509.ExtKeyUsageServerAuth)
 	clientCert, certFile, keyFile := pki.issue(t, "client", 3, x509.ExtKeyUsageClientAuth)

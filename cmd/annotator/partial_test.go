@@ -98,6 +98,7 @@ func TestSIGTERMFilterEndsLongPartialLine(t *testing.T) {
 // A followed file's long line being written at the stop: nothing of it
 // goes out, and after the restart it comes out once, whole.
 func TestSIGTERMFollowHoldsLongPartialLine(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	state := filepath.Join(dir, "state")
