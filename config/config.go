@@ -395,7 +395,22 @@ func (w *walker) nearestKey(full string) string {
 		names = append(names, name)
 	}
 	sort.Strings(names) // the same answer every time
-	return strings.ReplaceAll(suggest.Nearest(full, names), "[]", "")
+	if near := suggest.Nearest(full, names); near != "" {
+		return strings.ReplaceAll(near, "[]", "")
+	}
+	// A key put in the wrong table ("state" at the top, meant for
+	// inputs.follow): the one key of that name elsewhere.
+	last := full[strings.LastIndexByte(full, '.')+1:]
+	var same []string
+	for _, name := range names {
+		if name[strings.LastIndexByte(name, '.')+1:] == last {
+			same = append(same, name)
+		}
+	}
+	if len(same) == 1 {
+		return strings.ReplaceAll(same[0], "[]", "")
+	}
+	return ""
 }
 
 // failTable reports an unknown table, with the known one it most likely

@@ -166,3 +166,11 @@ func TestUnknownTableOneError(t *testing.T) {
 		t.Errorf("got %v, want one error for the table", err)
 	}
 }
+
+// A key set in the wrong table is pointed at the table that has it.
+func TestKeyInWrongTable(t *testing.T) {
+	_, err := Parse("x.toml", []byte("only_matching = true\n"), schema)
+	if err == nil || !strings.Contains(err.Error(), `x.toml:1: unknown key "only_matching"; did you mean "output.only_matching"?`) {
+		t.Errorf("got %v", err)
+	}
+}
