@@ -175,10 +175,10 @@ func (f *Framer) Next(ctx context.Context) (*pipeline.Batch, error) {
 	return f.cut(b, data), nil
 }
 
-// EndStream tells the framer that its stream has ended although the
-// reader did not say so: a held-back long line is then handed on as the
-// stream's last line.
-func (f *Framer) EndStream() { f.eof = true }
+// EndStream tells the framer that its stream ends without the held-back
+// long line's end (a file rotated away): the line is then handed on in
+// pieces up to the end the reader reports, as the stream's last line.
+func (f *Framer) EndStream() { f.LineEnds = nil }
 
 // Unfinished hands on, as one complete line ended with '\n', the part of
 // a line the framer holds when a run stops before the line's end came:

@@ -134,3 +134,31 @@ func TestSIGTERMFollowHoldsLongPartialLine(t *testing.T) {
 		t.Errorf("the long line has %d bytes, want %d", got, want)
 	}
 }
+
+// A long line held back while written ends with its file when the file is
+// rotated away unfinished: it goes out whole, as the file's last line,
+// before the next file's lines.
+func TestFollowLongPartialLineEndsWithRotation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	long := "seq=000000001 long 871310 " + strings.Repeat("y", 1<<20)
+	if err := os.WriteFile(path, []byte(long), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	a := startFollow(t, c, false, "--follow", path, "--close-inactive", "2s")
+	a.waitLog("a line longer than the buffer is still being written")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("seq=000000002 next 898001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.waitAll(t, 2)
+	a.stop(false)
+	if c.counts[1] != 1 || c.counts[2] != 1 || len(c.bad) != 0 || c.lens[1] != len(long) {
+		t.Errorf("lines %v, unreadable %v, the long line %d bytes; want each once, the long one whole (%d bytes)",
+			c.counts, c.bad, c.lens[1], len(long))
+	}
+}
