@@ -147,7 +147,12 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	s := &Sink{cfg: cfg, transport: tr, balancer: &stickyBalancer{}, hook: cfg.Hook, log: cfg.Log,
 		warn: kafkaconn.Every{Interval: 10 * time.Second}}
-	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr}
+	// Timeout is what a produce request gives the leader to wait for the
+	// in-sync replicas (acks=all). Without it kafka-go asks for 500 ms
+	// whatever the context's deadline, and a cluster under load answers
+	// REQUEST_TIMED_OUT for records it then appends anyway: the retry
+	// writes them twice. Half the attempt's bound, as kafka-go halves it.
+	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.AttemptTimeout}
 	// A Write hands over a whole pipeline batch; it goes out in requests
 	// that fit the topic's max.message.bytes, which bounds a record batch
 	// (one request per partition): a request over it would be refused
