@@ -1,0 +1,178 @@
+package reporting
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/annotator-dev/annotator/internal/flagvalue"
+)
+
+// The HTML report is one page that stands alone: inline CSS and SVG, no
+// script, nothing fetched, so that it can be attached to a ticket, opened
+// offline or printed. Every string from the input or the catalog goes
+// through html/template, which escapes it for where it lands.
+
+// Chart geometry, in SVG user units.
+const (
+	chartW = 720
+	chartH = 64
+	axisH  = 16
+)
+
+type htmlRow struct {
+	Code, Count, Share, First, Last, Message, Meaning string
+}
+
+type htmlBar struct {
+	X, Y, W, H string
+	Title      string
+}
+
+type htmlChart struct {
+	Code, Message, Meaning, Peak string
+	Bars                         []htmlBar
+	Start, End                   string
+}
+
+type htmlPage struct {
+	Totals   string
+	Range    string
+	Untimed  string
+	Rows     []htmlRow
+	Charts   []htmlChart
+	More     []string
+	Width    int
+	Height   int
+	AxisY    int
+	AxisText int
+}
+
+var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8" />
+<meta name="viewport" content="width=device-width, initial-scale=1" />
+<title>annotator report</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; color: #111; margin: 2em; max-width: 60em; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+table { border-collapse: collapse; }
+th, td { text-align: left; padding: .2em .8em .2em 0; border-bottom: 1px solid #ddd; vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+code { font-family: ui-monospace, monospace; }
+.chart { margin: 1em 0; break-inside: avoid; page-break-inside: avoid; }
+.chart p { margin: 0 0 .2em 0; }
+svg { display: block; width: 100%; max-width: {{.Width}}px; height: auto; }
+svg rect.bar { fill: #b8322a; }
+svg line { stroke: #888; stroke-width: 1; }
+svg text { font: 11px sans-serif; fill: #444; }
+.muted { color: #555; }
+@media print { body { margin: 0; } svg rect.bar { fill: #000; } }
+</style>
+</head>
+<body>
+<h1>Codes seen</h1>
+<p>{{.Totals}}</p>
+{{if .Rows}}<table>
+<tr><th>Code</th><th>Count</th><th>Share</th><th>First</th><th>Last</th><th>Message</th><th>Meaning</th></tr>
+{{range .Rows}}<tr><td><code>{{.Code}}</code></td><td class="n">{{.Count}}</td><td class="n">{{.Share}}</td><td>{{.First}}</td><td>{{.Last}}</td><td>{{.Message}}</td><td>{{.Meaning}}</td></tr>
+{{end}}</table>{{end}}
+{{range .More}}<p class="muted">{{.}}</p>
+{{end}}
+<h2>Over time</h2>
+<p>{{.Range}}</p>
+{{if .Untimed}}<p class="muted">{{.Untimed}}</p>{{end}}
+{{range .Charts}}<div class="chart">
+<p><code>{{.Code}}</code> {{.Message}}{{if .Meaning}} | {{.Meaning}}{{end}} <span class="muted">— peak {{.Peak}}</span></p>
+<svg viewBox="0 0 {{$.Width}} {{$.Height}}" role="img" aria-label="{{.Code}} over time">
+{{range .Bars}}<rect class="bar" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>
+{{end}}<line x1="0" y1="{{$.AxisY}}" x2="{{$.Width}}" y2="{{$.AxisY}}"></line>
+<text x="0" y="{{$.AxisText}}">{{.Start}}</text>
+<text x="{{$.Width}}" y="{{$.AxisText}}" text-anchor="end">{{.End}}</text>
+</svg>
+</div>
+{{end}}
+</body>
+</html>
+`))
+
+// WriteHTML prints the summary s and the timeline of its rows as one
+// self-contained HTML page.
+func (t *Timeline) WriteHTML(w io.Writer, s *Summary) error {
+	shown, left, leftCount, unknownLeft, unknownLeftCount := s.rows()
+	distinct := int64(len(s.codes) + len(s.unknown))
+	p := htmlPage{Width: chartW, Height: chartH + axisH, AxisY: chartH, AxisText: chartH + axisH - 3,
+		Totals: fmt.Sprintf("%s read, %s with a code; %s seen, %s distinct.",
+			Count(s.read, "line", "lines"), Thousands(s.annotated), Count(s.total, "code", "codes"), Thousands(distinct))}
+	for _, st := range shown {
+		msg := st.message
+		if !st.known {
+			msg = "(not in the catalog)"
+		}
+		p.Rows = append(p.Rows, htmlRow{st.code, Thousands(st.count), fmt.Sprintf("%.1f%%", 100*float64(st.count)/float64(s.total)),
+			s.where(st.first), s.where(st.last), oneLine(msg), oneLine(st.meaning)})
+	}
+	if left > 0 {
+		p.More = append(p.More, fmt.Sprintf("… and %s in the catalog, seen %s.", Count(left, "more code", "more codes"), Count(leftCount, "time", "times")))
+	}
+	if unknownLeft > 0 {
+		p.More = append(p.More, fmt.Sprintf("… and %s not in the catalog, seen %s.", Count(unknownLeft, "more number", "more numbers"), Count(unknownLeftCount, "time", "times")))
+	}
+	if t.untimed > 0 {
+		p.Untimed = fmt.Sprintf("%s on lines before any stated time are not shown.", Count(t.untimed, "code", "codes"))
+	}
+	if !t.any {
+		p.Range = "No line with a code states a time that could be read."
+	} else {
+		v := t.fit(ReportBuckets)
+		layout := t.layout(v)
+		end := t.bucketTime(v, v.n)
+		p.Range = fmt.Sprintf("From %s to %s %s, one bar per %s; each chart is scaled to its own peak.",
+			t.bucketTime(v, 0).Format("2006-01-02 15:04:05"), end.Format("2006-01-02 15:04:05"), t.zoneName(),
+			flagvalue.FormatDuration(time.Duration(v.bucket)*time.Second))
+		for _, st := range shown {
+			p.Charts = append(p.Charts, t.chart(v, st, layout))
+		}
+	}
+	if err := pageTemplate.Execute(w, p); err != nil {
+		return fmt.Errorf("summary report: %w", err)
+	}
+	return nil
+}
+
+// chart draws one code's counts as bars, scaled to its peak.
+func (t *Timeline) chart(v view, st *codeStat, layout string) htmlChart {
+	counts := t.counts(v, st)
+	peak, at := int64(0), 0
+	for i, c := range counts {
+		if c > peak {
+			peak, at = c, i
+		}
+	}
+	msg := st.message
+	if !st.known {
+		msg = "(not in the catalog)"
+	}
+	c := htmlChart{Code: st.code, Message: oneLine(msg), Meaning: oneLine(st.meaning), Peak: "none with a time",
+		Start: t.bucketTime(v, 0).Format(layout), End: t.bucketTime(v, v.n).Format(layout)}
+	if peak == 0 {
+		return c
+	}
+	c.Peak = Thousands(peak) + " at " + t.bucketTime(v, at).Format(layout)
+	w := float64(chartW) / float64(v.n)
+	for i, n := range counts {
+		if n == 0 {
+			continue
+		}
+		// A bar at least one unit tall: one stray line must show.
+		h := max(1, float64(chartH-2)*float64(n)/float64(peak))
+		c.Bars = append(c.Bars, htmlBar{X: num(float64(i) * w), Y: num(chartH - h), W: num(max(w-0.5, 0.5)), H: num(h),
+			Title: Thousands(n) + " at " + t.bucketTime(v, i).Format(layout)})
+	}
+	return c
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
