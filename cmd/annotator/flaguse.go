@@ -34,6 +34,9 @@ func flagNeeds() map[string]flagNeed {
 		"kafka-start":     {"--kafka-topic", has("kafka-topic")},
 		"catalog-replace": {"--catalog (alone it leaves an empty catalog: nothing would be annotated)", has("catalog")},
 	}
+	for f, n := range timelineNeeds() {
+		m[f] = n
+	}
 	for _, f := range followFlags {
 		m[f] = flagNeed{"--follow (it is about followed files)", has("follow")}
 	}
@@ -64,9 +67,12 @@ func checkFlagUse(fs *flag.FlagSet, given map[string]bool, cmd string) error {
 			return usagef("--%s needs %s", name, n.needs)
 		}
 	}
+	if err := timelineFlagUse(v, cmd); err != nil {
+		return err
+	}
 	if cmd == "stats" {
 		if v("format") == "merge" {
-			return usagef("stats --format: want text or json; merge writes lines, and stats writes a table")
+			return usagef("stats --format: want text, json or html; merge writes lines, and stats writes a table")
 		}
 		if given["only-matching"] {
 			return usagef("stats --only-matching: stats writes no lines, only the table of codes")
