@@ -59,6 +59,9 @@ func (t *Timeline) WriteText(w io.Writer, s *Summary, width int, ascii bool) err
 		axis += strings.Repeat(" ", gap) + endL
 	}
 	axis += strings.Repeat(" ", max(0, v.n-len(axis)))
+	// A few wide buckets may be narrower than the axis's label: the
+	// rows are padded to it, so that the peaks line up under PEAK.
+	pad := strings.Repeat(" ", max(0, len(axis)-v.n))
 	fmt.Fprintf(&b, "%-*s  %s  %s\n", codeW, "CODE", axis, "PEAK")
 	for _, st := range shown {
 		counts := t.counts(v, st)
@@ -82,7 +85,7 @@ func (t *Timeline) WriteText(w io.Writer, s *Summary, width int, ascii bool) err
 		if peak > 0 {
 			peakText = Thousands(peak) + " at " + t.bucketTime(v, at).Format(layout)
 		}
-		fmt.Fprintf(&b, "%s%s  %s  %s\n", st.code, strings.Repeat(" ", codeW-Width(st.code)), line.String(), peakText)
+		fmt.Fprintf(&b, "%s%s  %s%s  %s\n", st.code, strings.Repeat(" ", codeW-Width(st.code)), line.String(), pad, peakText)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
