@@ -122,15 +122,16 @@ func (t *Timeline) Add(b *pipeline.Batch) {
 	prev := int64(-1)
 	for _, h := range hits {
 		if h.Line != prev {
-			for line < h.Line && pos < len(data) {
-				i := bytes.IndexByte(data[pos:], '\n')
-				if i < 0 {
+			if h.Line == line+1 { // codes on consecutive lines: no call
+				if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
+					pos += i + 1
+				} else {
 					pos = len(data)
-					break
 				}
-				pos += i + 1
-				line++
+			} else {
+				pos = skipLines(data, pos, h.Line-line)
 			}
+			line = h.Line
 			end := len(data)
 			if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
 				end = pos + i + 1
@@ -142,6 +143,32 @@ func (t *Timeline) Add(b *pipeline.Batch) {
 	}
 	// Carry the batch's last stated time to the next batch.
 	t.timeBefore(c, b.Stream, data, resolved, len(data))
+}
+
+// skipLines returns where the line n lines after the one at pos starts
+// (len(data) past the end). Blocks are passed over by counting their
+// newlines, several times faster than finding each one: lines with a code
+// are a few in a hundred. A block is sized to hold fewer than n lines of
+// 64 bytes or more, so that its count is rarely work thrown away.
+func skipLines(data []byte, pos int, n int64) int {
+	for n > 0 && pos < len(data) {
+		if n > 4 {
+			end := pos + int(min(n*64, 4096))
+			if end <= len(data) {
+				if c := int64(bytes.Count(data[pos:end], []byte{'\n'})); c < n {
+					pos, n = end, n-c
+					continue
+				}
+			}
+		}
+		i := bytes.IndexByte(data[pos:], '\n')
+		if i < 0 {
+			return len(data)
+		}
+		pos += i + 1
+		n--
+	}
+	return pos
 }
 
 // timeBefore returns the time of the last line in data[from:end] that

@@ -285,3 +285,32 @@ func TestTimelineText(t *testing.T) {
 		t.Errorf("ASCII:\n%s", a.String())
 	}
 }
+
+// skipLines finds the same line starts as a walk from newline to newline,
+// whatever the line lengths and distances.
+func TestSkipLines(t *testing.T) {
+	var data []byte
+	for i := 0; i < 3000; i++ {
+		data = append(data, bytes.Repeat([]byte{'x'}, (i*37)%300)...)
+		data = append(data, '\n')
+	}
+	data = append(data, "last without newline"...)
+	naive := func(pos int, n int64) int {
+		for ; n > 0 && pos < len(data); n-- {
+			i := bytes.IndexByte(data[pos:], '\n')
+			if i < 0 {
+				return len(data)
+			}
+			pos += i + 1
+		}
+		return pos
+	}
+	for _, pos := range []int{0, 1, 500, 77777} {
+		pos = naive(0, int64(pos%3000)) // a line start
+		for _, n := range []int64{0, 1, 3, 5, 31, 33, 64, 100, 1000, 5000} {
+			if got, want := skipLines(data, pos, n), naive(pos, n); got != want {
+				t.Errorf("from %d, %d lines: %d, want %d", pos, n, got, want)
+			}
+		}
+	}
+}
