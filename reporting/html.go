@@ -133,7 +133,11 @@ func (t *Timeline) WriteHTML(w io.Writer, s *Summary) error {
 		p.Range = fmt.Sprintf("From %s to %s %s, one bar per %s; each chart is scaled to its own peak.",
 			t.bucketTime(v, 0).Format("2006-01-02 15:04:05"), end.Format("2006-01-02 15:04:05"), t.zoneName(),
 			flagvalue.FormatDuration(time.Duration(v.bucket)*time.Second))
-		for _, st := range shown {
+		drawn, notDrawn := t.drawn(s)
+		if notDrawn > 0 {
+			p.Range += fmt.Sprintf(" The %d most frequent codes are drawn (--top N for more).", len(drawn))
+		}
+		for _, st := range drawn {
 			p.Charts = append(p.Charts, t.chart(v, st, layout))
 		}
 	}

@@ -21,7 +21,7 @@ var (
 // one sparkline row each, in at most width columns unless a bucket was
 // asked for; ascii draws it in plain ASCII.
 func (t *Timeline) WriteText(w io.Writer, s *Summary, width int, ascii bool) error {
-	shown, _, _, _, _ := s.rows()
+	shown, notDrawn := t.drawn(s)
 	var b strings.Builder
 	b.WriteByte('\n')
 	if !t.any {
@@ -51,6 +51,9 @@ func (t *Timeline) WriteText(w io.Writer, s *Summary, width int, ascii bool) err
 	b.WriteByte('\n')
 	if t.untimed > 0 {
 		fmt.Fprintf(&b, "%s on lines before any stated time not shown\n", Count(t.untimed, "code", "codes"))
+	}
+	if notDrawn > 0 {
+		fmt.Fprintf(&b, "the %d most frequent codes; --top N for more\n", len(shown))
 	}
 	b.WriteByte('\n')
 	startL, endL := t.bucketTime(v, 0).Format(layout), end.Format(layout)

@@ -69,6 +69,10 @@ type Timeline struct {
 	untimed   int64 // codes on lines before any line stating a time
 	streams   map[string]*lineClock
 	coarsened bool // the bucket asked for was widened to keep MaxBuckets
+	// byKey finds the series of a key index of annotator byKeyOf without
+	// a map lookup per code; a reloaded catalog starts it afresh.
+	byKeyOf *annotate.Annotator
+	byKey   []*series
 }
 
 // NewTimeline makes an empty timeline.
@@ -136,7 +140,11 @@ func (t *Timeline) Add(b *pipeline.Batch) {
 			if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
 				end = pos + i + 1
 			}
-			at = t.timeBefore(c, b.Stream, data, resolved, end)
+			if t.lineTime(c, b.Stream, data[pos:end]) {
+				at = c.last // the usual case: the line states its time
+			} else {
+				at = t.timeBefore(c, b.Stream, data, resolved, pos)
+			}
 			resolved, prev = end, h.Line
 		}
 		t.count(b, h, at)
@@ -250,10 +258,23 @@ func (t *Timeline) count(b *pipeline.Batch, h annotate.Hit, at time.Time) {
 			t.unknown[h.Number] = s
 		}
 	} else {
-		code := b.Annotator.Note(int(h.Key)).Code
-		if s = t.known[code]; s == nil {
-			s = &series{}
-			t.known[code] = s
+		if b.Annotator != t.byKeyOf {
+			t.byKeyOf, t.byKey = b.Annotator, t.byKey[:0]
+		}
+		k := int(h.Key)
+		if k < len(t.byKey) {
+			s = t.byKey[k]
+		}
+		if s == nil {
+			code := b.Annotator.Note(k).Code
+			if s = t.known[code]; s == nil {
+				s = &series{}
+				t.known[code] = s
+			}
+			if k >= len(t.byKey) {
+				t.byKey = append(t.byKey, make([]*series, k+1-len(t.byKey))...)
+			}
+			t.byKey[k] = s
 		}
 	}
 	if !t.any || at.Before(t.first) {
@@ -387,6 +408,23 @@ func (t *Timeline) counts(v view, st *codeStat) []int64 {
 		out[floorDiv(s.lo+int64(j), f)-v.start] += c
 	}
 	return out
+}
+
+// TimelineRows is how many codes the timeline draws when --top does not
+// say: the most frequent, as in the table; a chart of every code seen
+// would bury them.
+const TimelineRows = 10
+
+// drawn returns the summary's rows the timeline draws, and how many of
+// the table's rows it leaves out.
+func (t *Timeline) drawn(s *Summary) ([]*codeStat, int) {
+	shown, _, _, _, _ := s.rows()
+	n := TimelineRows
+	if s.top > 0 {
+		n = s.top
+	}
+	n = min(n, len(shown))
+	return shown[:n], len(shown) - n
 }
 
 // bucketTime is the start of bucket i of v.

@@ -314,3 +314,31 @@ func TestSkipLines(t *testing.T) {
 		}
 	}
 }
+
+// The timeline draws the ten most frequent codes, or --top N of them; the
+// table lists them all.
+func TestTimelineDrawsTopCodes(t *testing.T) {
+	var notes []annotate.Note
+	var keys []string
+	var in strings.Builder
+	for i := 0; i < 12; i++ {
+		code := fmt.Sprintf("8000%02d", i)
+		keys, notes = append(keys, code), append(notes, annotate.Note{Code: code, Message: "m"})
+		for j := 0; j <= i; j++ { // 800011 most frequent
+			fmt.Fprintf(&in, "2026-12-04T10:20:%02dZ code=%s\n", j, code)
+		}
+	}
+	for _, top := range []int{0, 3} {
+		s := NewSummary(false, top)
+		tl := NewTimeline(TimelineOptions{Bucket: time.Minute})
+		feedBoth(counting(t, keys, notes), s, tl, "", in.String(), 7)
+		var text, js strings.Builder
+		tl.WriteText(&text, s, 80, true)
+		tl.WriteJSON(&js, s)
+		want := map[int]int{0: 10, 3: 3}[top]
+		rows := strings.Count(text.String(), "\n8000")
+		if rows != want || strings.Count(js.String()[strings.Index(js.String(), `"timeline"`):], `":[`) != want || !strings.Contains(text.String(), "\n800011 ") {
+			t.Errorf("--top %d: %d rows drawn, want %d:\n%s\n%s", top, rows, want, text.String(), js.String())
+		}
+	}
+}

@@ -22,7 +22,7 @@ type jsonTimeline struct {
 }
 
 func (t *Timeline) jsonView(s *Summary) jsonTimeline {
-	shown, _, _, _, _ := s.rows()
+	shown, _ := t.drawn(s)
 	v := t.fit(ReportBuckets)
 	out := jsonTimeline{BucketSeconds: v.bucket, Codes: map[string][]int64{}}
 	if t.any {
