@@ -342,3 +342,34 @@ func TestTimelineDrawsTopCodes(t *testing.T) {
 		}
 	}
 }
+
+// Each file carries its own time: a second file's first lines do not
+// take the time the first file ended with.
+func TestTimelinePerStream(t *testing.T) {
+	s := NewSummary(true, 0)
+	tl := NewTimeline(TimelineOptions{Bucket: time.Minute})
+	a := testAnnotator(t)
+	feedBoth(a, s, tl, "a.log", "2026-12-04T10:20:00Z x\ncontinued code=898001\n", 1)
+	feedBoth(a, s, tl, "b.log", "no time yet code=898002\n2026-12-04T10:25:00Z code=898002\n", 1)
+	feedBoth(a, s, tl, "a.log", "still a code=898001\n", 1)
+	want := "untimed 1;2026-12-04T10:20:00Z 898001 2;2026-12-04T10:25:00Z 898002 1"
+	if got := strings.Join(buckets(tl, s), ";"); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A reloaded catalog numbers its keys afresh: the counts follow the code,
+// not the key's index.
+func TestTimelineCatalogReload(t *testing.T) {
+	notes := []annotate.Note{{Code: "898001", Message: "a"}, {Code: "898002", Message: "b"}}
+	first := counting(t, []string{"898001", "898002"}, notes)
+	second := counting(t, []string{"898002", "898001"}, []annotate.Note{notes[1], notes[0]})
+	s := NewSummary(false, 0)
+	tl := NewTimeline(TimelineOptions{Bucket: time.Minute})
+	feedBoth(first, s, tl, "", "2026-12-04T10:20:00Z code=898001\n", 1)
+	feedBoth(second, s, tl, "", "2026-12-04T10:21:00Z code=898001\n2026-12-04T10:21:00Z code=898002\n", 5)
+	want := "2026-12-04T10:20:00Z 898001 1;2026-12-04T10:21:00Z 898001 1;2026-12-04T10:21:00Z 898002 1"
+	if got := strings.Join(buckets(tl, s), ";"); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

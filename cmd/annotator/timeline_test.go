@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // incidentLog is a short incident: the network goes (871310), timeouts
@@ -222,5 +224,43 @@ func TestTimelineOnTerminal(t *testing.T) {
 	<-copied
 	if !strings.Contains(term.String(), "871310  ▄█     2 at 10:21") {
 		t.Errorf("terminal:\n%s", term.String())
+	}
+}
+
+// README's timeline is what the binary prints on an 80-column UTF-8
+// terminal.
+func TestTimelineREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cmdLine = "$ annotator stats --timeline --top 3 testdata/incident.log\n"
+	_, block, ok := strings.Cut(string(readme), cmdLine)
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatalf("README shows no %q block", cmdLine)
+	}
+	master, slave := openPTY(t)
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 80}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "stats", "--timeline", "--top", "3", "testdata/incident.log")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "LC_ALL=", "LC_CTYPE=", "LANG=C.UTF-8", "COLUMNS=")
+	cmd.Stdout, cmd.Stderr = slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var term bytes.Buffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&term, master); close(copied) }()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, term.Bytes())
+	}
+	master.SetReadDeadline(time.Now().Add(5 * time.Second))
+	<-copied
+	if got := strings.ReplaceAll(term.String(), "\r\n", "\n"); got != block {
+		t.Errorf("README shows:\n%s\nthe binary prints:\n%s", block, got)
 	}
 }
