@@ -21,19 +21,20 @@ import (
 
 // The run-time side of opsFlags: what start builds and stop releases.
 type opsRun struct {
-	rel      *reload.Reloader
-	reg      *metrics.Registry
-	srv      *metrics.Server
-	sum      *reporting.Summary
-	sumFmt   annotate.Format
-	prog     *reporting.Progress
-	cancel   context.CancelFunc
-	done     chan struct{}
-	source   string
-	sumOut   io.Writer
+	rel    *reload.Reloader
+	reg    *metrics.Registry
+	srv    *metrics.Server
+	sum    *reporting.Summary
+	sumFmt annotate.Format
+	prog   *reporting.Progress
+	cancel context.CancelFunc
+	done   chan struct{}
+	source string
+	sumOut io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+
 	timeline *timelineRun // nil without a timeline
-	stderr   io.Writer
-	log      *slog.Logger
 }
 
 // start loads the catalogs and starts the reloader, the metrics endpoint
