@@ -373,3 +373,21 @@ func TestTimelineCatalogReload(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// A bucket asked for is doubled, not moved along the nice sizes, when the
+// range passes MaxBuckets, and the header says so.
+func TestTimelineAskedBucketWidens(t *testing.T) {
+	var in strings.Builder
+	start := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	for i := 0; i <= 5000; i += 100 {
+		fmt.Fprintf(&in, "%s code=898001\n", start.Add(time.Duration(i)*time.Second).Format(time.RFC3339))
+	}
+	s := NewSummary(false, 0)
+	tl := NewTimeline(TimelineOptions{Bucket: time.Second})
+	feedBoth(testAnnotator(t), s, tl, "", in.String(), 10)
+	var b strings.Builder
+	tl.WriteText(&b, s, 80, true)
+	if tl.bucket != 2 || !strings.Contains(b.String(), "2s per column (2501); widened from --bucket 1s to keep 4096 buckets") {
+		t.Errorf("bucket %ds:\n%s", tl.bucket, b.String())
+	}
+}
