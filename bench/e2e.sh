@@ -79,6 +79,10 @@ quiet=(sh -c 'exec "$0" "$@" 2>/dev/null')
 m text-metrics -in "$work/text.log" -- "$work/annotator" --metrics-addr 127.0.0.1:0 --log-level error
 m text-summary -in "$work/text.log" -- "${quiet[@]}" "$work/annotator" --summary
 m stats -in "$work/text.log" -- "$work/annotator" stats
+# The timeline reads the time of the lines with a code, on the writer.
+m text-summary-timeline -in "$work/text.log" -- "${quiet[@]}" "$work/annotator" --summary --timeline
+m stats-timeline -in "$work/text.log" -- "$work/annotator" stats --timeline
+m stats-html -in "$work/text.log" -- "$work/annotator" stats --format html
 m keys-10k -in "$work/text.log" -- "$work/annotator" --catalog-replace --catalog "$work/keys10k.tsv"
 m keys-100k -in "$work/text.log" -- "$work/annotator" --catalog-replace --catalog "$work/keys100k.tsv"
 # Start-up alone: load the 100,000 keys, read nothing.
@@ -114,12 +118,17 @@ awk -F'\t' '
 		ratio("text-metrics", "text-2-workers")
 		ratio("text-summary", "text-2-workers")
 		ratio("stats", "text-2-workers")
+		ratio("text-summary-timeline", "text-summary")
+		ratio("stats-timeline", "stats")
+		ratio("stats-html", "stats")
 		ratio("keys-10k", "text-2-workers")
 		ratio("keys-100k", "text-2-workers")
 		ratio("json-2-workers", "text-2-workers")
 		cratio("text-metrics", "text-2-workers")
 		cratio("text-summary", "text-2-workers")
 		cratio("stats", "text-2-workers")
+		cratio("text-summary-timeline", "text-summary")
+		cratio("stats-timeline", "stats")
 		cratio("keys-10k", "text-2-workers")
 		cratio("keys-100k", "text-2-workers")
 		cratio("json-2-workers", "text-2-workers")

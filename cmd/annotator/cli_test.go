@@ -150,7 +150,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--kafka-group", "g"}, "--kafka-group needs --kafka-topic"},
 		// Every word-valued setting says what is wrong the same way.
 		{[]string{"--engine", "regex"}, `--engine "regex": want auto, numeric or ahocorasick`},
-		{[]string{"--format", "xml"}, `--format "xml": want text, json or merge`},
+		{[]string{"--format", "xml"}, `--format "xml": want text, json, merge or html`},
 		{[]string{"--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
 		{[]string{"--log-format", "yaml"}, `--log-format "yaml": want text or json`},
 		{[]string{"--follow", "x.log", "--start-at", "mid"}, `--start-at "mid": want beginning or end`},

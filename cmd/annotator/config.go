@@ -28,6 +28,7 @@ type opsFlags struct {
 	metricsAddr    string
 	summary        bool
 	top            int
+	timeline       timelineFlags
 
 	origins map[string]origin // flag name -> config file line, set by applyConfig
 	rt      *opsRun           // set by start
@@ -44,6 +45,7 @@ func (o *opsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `address` (a bare port means 127.0.0.1:PORT); off by default")
 	fs.BoolVar(&o.summary, "summary", false, "at the end, print a table of the codes seen on standard error")
 	fs.Var(flagvalue.NewInt(&o.top, 0, 0, maxTop), "top", "list only the `N` most frequent codes in the summary, 0 to 1000000 (0: all)")
+	o.timeline.register(fs)
 }
 
 // maxTop bounds --top: more rows than any terminal shows.
@@ -94,6 +96,13 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 		}},
 		{Name: "summary.enabled", Kind: config.Bool, Flag: "summary"},
 		{Name: "summary.top", Kind: config.Int, Flag: "top"},
+		{Name: "summary.timeline", Kind: config.Bool, Flag: "timeline"},
+		{Name: "summary.bucket", Kind: config.Duration, Flag: "bucket"},
+		{Name: "summary.timezone", Kind: config.String, Flag: "timezone", Check: func(v string) error {
+			_, err := parseZone(v)
+			return err
+		}},
+		{Name: "summary.ascii", Kind: config.Bool, Flag: "ascii"},
 	}
 	all = append(all, inputSchema()...)
 	var out []config.Key

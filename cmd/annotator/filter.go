@@ -37,7 +37,7 @@ type coreFlags struct {
 }
 
 func (f *coreFlags) register(fs *flag.FlagSet) {
-	fs.Var(flagvalue.NewChoice(&f.format, "text", "text", "json", "merge"), "format", "output format: text, json or merge (notes inside JSON-object and logfmt lines)")
+	fs.Var(flagvalue.NewChoice(&f.format, "text", "text", "json", "merge", "html"), "format", "output format: text, json or merge (notes inside JSON-object and logfmt lines); annotator stats also takes html, a report page")
 	fs.StringVar(&f.field, "field", annotate.DefaultField, "merge format: the `name` of the field or logfmt key added")
 	fs.BoolVar(&f.onlyMatching, "only-matching", false, "write only the lines that hold a code")
 	fs.StringVar(&f.prefer, "prefer", "", "preference order of catalog sources, comma-separated (default "+strings.Join(catalog.DefaultPreference(), ",")+")")
@@ -168,6 +168,9 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 	if err := r.core.check(); err != nil {
 		return nil, err
+	}
+	if name, err := r.ops.timeline.check(); err != nil {
+		return nil, r.ops.blame(name, err)
 	}
 	if err := annotate.CheckField(r.core.field); err != nil {
 		return nil, r.ops.blame("field", err)

@@ -34,6 +34,9 @@ func flagNeeds() map[string]flagNeed {
 		"kafka-start":     {"--kafka-topic", has("kafka-topic")},
 		"catalog-replace": {"--catalog (alone it leaves an empty catalog: nothing would be annotated)", has("catalog")},
 	}
+	for f, n := range timelineNeeds() {
+		m[f] = n
+	}
 	for _, f := range followFlags {
 		m[f] = flagNeed{"--follow (it is about followed files)", has("follow")}
 	}
@@ -67,9 +70,12 @@ func checkFlagUse(fs *flag.FlagSet, given map[string]bool, cmd string) error {
 	if given["kafka-batch-timeout"] {
 		return usagef("--kafka-batch-timeout was removed: each batch is produced as soon as it is annotated")
 	}
+	if err := timelineFlagUse(v, cmd); err != nil {
+		return err
+	}
 	if cmd == "stats" {
 		if v("format") == "merge" {
-			return usagef("stats --format: want text or json; merge writes lines, and stats writes a table")
+			return usagef(`stats --format "merge": want text, json or html (merge writes lines; stats writes a table)`)
 		}
 		for _, name := range statsRefuses() {
 			if given[name] {

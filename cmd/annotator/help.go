@@ -24,7 +24,7 @@ var flagGroups = []struct {
 	names []string
 	topic string
 }{
-	{"Output", []string{"format", "field", "only-matching", "H", "no-filename", "summary", "top"}, ""},
+	{"Output", []string{"format", "field", "only-matching", "H", "no-filename", "summary", "top", "timeline", "bucket", "timezone", "ascii"}, ""},
 	{"Matching", []string{"engine", "workers", "buffer-size"}, ""},
 	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "catalog-settle", "prefer"}, ""},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}, "follow"},

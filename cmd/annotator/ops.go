@@ -33,6 +33,8 @@ type opsRun struct {
 	sumOut io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+
+	timeline *timelineRun // nil without a timeline
 }
 
 // start loads the catalogs and starts the reloader, the metrics endpoint
@@ -74,6 +76,9 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 	} else if o.summary {
 		rt.sum, rt.sumOut = reporting.NewSummary(len(paths) > 1, o.top), stderr
 	}
+	if rt.sum != nil {
+		rt.timeline = o.timeline.newTimeline(rt.sumOut, statsRun && core.format == "html")
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	rt.cancel, rt.done = cancel, make(chan struct{})
 	// Progress only where it garbles nothing: stderr is a terminal that
@@ -96,7 +101,7 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 
 // loader is the catalog loader the flags ask for.
 func (o *opsFlags) loader(core *coreFlags) (*reload.Loader, error) {
-	format, err := annotate.ParseFormat(core.format)
+	format, err := annotate.ParseFormat(lineFormat(core.format))
 	if err != nil {
 		return nil, o.blame("format", err)
 	}
@@ -160,6 +165,9 @@ func (o *opsFlags) delivered() func(*pipeline.Batch) {
 		if rt.sum != nil {
 			rt.sum.Add(b)
 		}
+		if rt.timeline != nil {
+			rt.timeline.tl.Add(b)
+		}
 		if rt.prog != nil {
 			rt.prog.Add(b)
 		}
@@ -186,11 +194,7 @@ func (o *opsFlags) finish(err error) {
 		_ = rt.srv.Close()
 	}
 	if rt.sum != nil {
-		write := rt.sum.Write
-		if rt.sumFmt == annotate.JSON {
-			write = rt.sum.WriteJSON
-		}
-		if err := write(rt.sumOut); err != nil {
+		if err := rt.writeSummary(); err != nil {
 			fmt.Fprintf(rt.stderr, "annotator: %v\n", err)
 		}
 	}

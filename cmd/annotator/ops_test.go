@@ -84,7 +84,7 @@ func TestConfigErrorsOnTheBinary(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct{ doc, want string }{
 		{"[[inputs.file]]\npth = \"/var/log/a.log\"\n", `:2: unknown key "inputs.file.pth"`},
-		{"[output]\nformat = \"xml\"\n", `:2: key "output.format": bad value "xml": want text, json or merge`},
+		{"[output]\nformat = \"xml\"\n", `:2: key "output.format": bad value "xml": want text, json, merge or html`},
 		{"[pipeline]\n\nworkers = \"4\"\n", `:3: key "pipeline.workers": want an integer, got a string`},
 		{"[pipeline]\nworkers = 0\n", `:2: key "pipeline.workers": bad value "0": want a whole number from 1 to 256`},
 		{"[log]\nlevel = \"loud\"\n", `:2: key "log.level": bad value "loud": want debug, info, warn or error`},
