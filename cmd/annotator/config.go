@@ -98,10 +98,7 @@ func configSchema(fs *flag.FlagSet) []config.Key {
 		{Name: "summary.top", Kind: config.Int, Flag: "top"},
 		{Name: "summary.timeline", Kind: config.Bool, Flag: "timeline"},
 		{Name: "summary.bucket", Kind: config.Duration, Flag: "bucket"},
-		{Name: "summary.timezone", Kind: config.String, Flag: "timezone", Check: func(v string) error {
-			_, err := parseZone(v)
-			return err
-		}},
+		{Name: "summary.timezone", Kind: config.String, Flag: "timezone"},
 		{Name: "summary.ascii", Kind: config.Bool, Flag: "ascii"},
 	}
 	all = append(all, inputSchema()...)

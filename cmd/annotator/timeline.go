@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,7 +39,8 @@ func (f *timelineFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.on, "timeline", false, "with the summary: a sparkline per code over time, from the time each line states (a Kafka record's own time)")
 	fs.Var(flagvalue.NewDuration(&f.bucket, 0, time.Second, maxBucket), "bucket",
 		"timeline bucket size in whole seconds, 1s to 8784h (default: to fit the terminal, or 240 buckets in JSON and HTML)")
-	fs.StringVar(&f.timezone, "timezone", "UTC", "timeline: the `zone` of times written without one, and of the times shown: UTC, Local, a name (Asia/Shanghai) or an offset (+08:00)")
+	f.timezone = "UTC"
+	fs.Var((*zoneFlag)(&f.timezone), "timezone", "timeline: the `zone` of times written without one, and of the times shown: UTC, Local, a name (Asia/Shanghai) or an offset (+08:00)")
 	fs.BoolVar(&f.ascii, "ascii", false, "draw the timeline in plain ASCII (the default when its output is not a UTF-8 terminal)")
 }
 
@@ -54,6 +56,27 @@ func (f *timelineFlags) check() (string, error) {
 	}
 	f.loc = loc
 	return "", nil
+}
+
+// zoneFlag is --timezone: checked as it is parsed, so that a wrong zone
+// is worded as every other wrong value is (--timezone "Mars": want ...).
+type zoneFlag string
+
+func (z *zoneFlag) String() string { return string(*z) }
+
+// Set implements flag.Value.
+func (z *zoneFlag) Set(s string) error {
+	if err := z.Check(s); err != nil {
+		return err
+	}
+	*z = zoneFlag(s)
+	return nil
+}
+
+// Check validates s without setting anything (a config file's value).
+func (z *zoneFlag) Check(s string) error {
+	_, err := parseZone(s)
+	return err
 }
 
 // parseZone reads UTC, Local, an IANA name or an offset: +08:00, +0800,
@@ -77,7 +100,7 @@ func parseZone(s string) (*time.Location, error) {
 			mm, err2 = strconv.Atoi(m)
 		}
 		if err1 != nil || err2 != nil || len(h) != 2 || hh > 23 || mm < 0 || mm > 59 {
-			return nil, fmt.Errorf("%q: want an offset such as +08:00 or -0530", s)
+			return nil, errors.New("want an offset such as +08:00 or -0530")
 		}
 		off := (hh*60 + mm) * 60
 		if s[0] == '-' {
@@ -87,7 +110,7 @@ func parseZone(s string) (*time.Location, error) {
 	}
 	loc, err := time.LoadLocation(s)
 	if err != nil {
-		return nil, fmt.Errorf("%q: want UTC, Local, a zone name such as Asia/Shanghai or an offset such as +08:00", s)
+		return nil, errors.New("want UTC, Local, a zone name such as Asia/Shanghai or an offset such as +08:00")
 	}
 	return loc, nil
 }

@@ -148,7 +148,7 @@ func TestTimelineFlagUse(t *testing.T) {
 		{[]string{"--summary", "--format", "html"}, "use annotator stats --format html"},
 		{[]string{"stats", "--timeline", "--bucket", "90ms"}, "--bucket"},
 		{[]string{"stats", "--timeline", "--bucket", "1500ms"}, "want whole seconds"},
-		{[]string{"stats", "--timeline", "--timezone", "Mars/Olympus"}, "want UTC, Local"},
+		{[]string{"stats", "--timeline", "--timezone", "Mars/Olympus"}, `--timezone "Mars/Olympus": want UTC, Local`},
 	} {
 		res := runBin(t, strings.NewReader("x 898001\n"), tc.args...)
 		if res.code != 2 || !strings.Contains(string(res.stderr), tc.want) {
