@@ -32,6 +32,15 @@ type Config struct {
 	DecoyShare float64
 	// JSONShare is the fraction of lines written as JSON log records.
 	JSONShare float64
+	// AccessShare is the fraction of lines written as web access-log
+	// lines (combined log format); the rest are plain application lines.
+	AccessShare float64
+	// UnknownShare is the fraction of lines holding a number shaped like a
+	// code (six digits beginning with 8, standing on its own) that is not
+	// in the catalog: chatroom and group ids, sizes, trace fragments. Real
+	// logs are full of them, and counting them is what --summary and
+	// --metrics-addr pay for.
+	UnknownShare float64
 	// LineLen is the mean line length in bytes; lengths vary from about
 	// half to one and a half times it.
 	LineLen int
@@ -54,8 +63,11 @@ func (c Config) check() error {
 		return fmt.Errorf("size %d: want at least 0", c.Size)
 	case c.LineLen < 40:
 		return fmt.Errorf("line length %d: want at least 40", c.LineLen)
-	case c.CodeShare < 0 || c.CodeShare > 1, c.DecoyShare < 0 || c.DecoyShare > 1, c.JSONShare < 0 || c.JSONShare > 1:
+	case c.CodeShare < 0 || c.CodeShare > 1, c.DecoyShare < 0 || c.DecoyShare > 1, c.JSONShare < 0 || c.JSONShare > 1,
+		c.AccessShare < 0 || c.AccessShare > 1, c.UnknownShare < 0 || c.UnknownShare > 1:
 		return errors.New("shares must lie between 0 and 1")
+	case c.JSONShare+c.AccessShare > 1:
+		return fmt.Errorf("JSON share %v and access-log share %v add up to more than 1", c.JSONShare, c.AccessShare)
 	}
 	return nil
 }
@@ -96,8 +108,11 @@ type gen struct {
 	c     Config
 	r     *rand.Rand
 	codes []string
-	line  []byte
-	t     int64 // milliseconds since the epoch, advancing per line
+	// unknown lists the six-digit numbers beginning with 8 that are not
+	// in the catalog, for UnknownShare.
+	unknown []int32
+	line    []byte
+	t       int64 // milliseconds since the epoch, advancing per line
 }
 
 // Write writes the corpus c describes to w.
@@ -109,7 +124,7 @@ func Write(w io.Writer, c Config) error {
 	if err != nil {
 		return err
 	}
-	g := &gen{c: c, r: rand.New(rand.NewPCG(c.Seed, 0x616e6e6f7461746f)), codes: codes, t: 1795435200000}
+	g := &gen{c: c, r: rand.New(rand.NewPCG(c.Seed, 0x616e6e6f7461746f)), codes: codes, unknown: notCodes(codes), t: 1795435200000}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	left := c.Size
 	for left > 0 {
@@ -238,6 +253,11 @@ func (g *gen) appendMarks(b []byte, json bool) []byte {
 			b = append(b, ' ')
 		}
 	}
+	// Drawn only when asked for, so that corpora without unknown numbers
+	// keep the bytes they had before the share existed.
+	if g.c.UnknownShare > 0 && g.r.Float64() < g.c.UnknownShare {
+		b = g.appendUnknown(b, json)
+	}
 	return b
 }
 
@@ -248,7 +268,11 @@ func (g *gen) lineLen() int {
 func (g *gen) appendLine(b []byte) []byte {
 	start := len(b)
 	want := g.lineLen()
-	if g.r.Float64() < g.c.JSONShare {
+	kind := g.r.Float64()
+	if kind >= g.c.JSONShare && kind < g.c.JSONShare+g.c.AccessShare {
+		return g.appendAccessLine(b, want)
+	}
+	if kind < g.c.JSONShare {
 		b = append(b, `{"ts":"`...)
 		b = g.appendTime(b)
 		b = append(b, `","level":"`...)
