@@ -273,6 +273,31 @@ func checkAgreeWith(t *testing.T, ref func([]string, []byte, int, int) []Match, 
 				t.Fatalf("%s: First(%q) = %d, want %d", e, text, got, wantFirst)
 			}
 		}
+		checkFirstKey(t, ms, text, want)
+	}
+}
+
+// checkFirstKey holds FirstKey to the reference's matches of the whole
+// text: the first key's start, and every number that is no key before it.
+func checkFirstKey(t *testing.T, ms map[Engine]Matcher, text []byte, want []Match) {
+	t.Helper()
+	wantKey, wantNums := -1, []Number{}
+	for _, m := range want {
+		if m.Key != Unknown {
+			wantKey = m.Start
+			break
+		}
+		wantNums = append(wantNums, Number{m.Start, value6(text[m.Start:m.End])})
+	}
+	for e, m := range ms {
+		ks, ok := m.(KeySkipper)
+		if !ok {
+			continue
+		}
+		got, nums := ks.FirstKey(text, []Number{})
+		if got != wantKey || !reflect.DeepEqual(nums, wantNums) {
+			t.Fatalf("%s: FirstKey(%q) = %d %v, want %d %v", e, text, got, nums, wantKey, wantNums)
+		}
 	}
 }
 
@@ -354,7 +379,7 @@ func TestAutomatonOverlaps(t *testing.T) {
 
 // FuzzEnginesAgree is the differential fuzz target: the numeric engine,
 // Aho-Corasick and the combined engine must find exactly what the plain
-// reference finds.
+// reference finds, and FirstKey the first key and the numbers before it.
 func FuzzEnginesAgree(f *testing.F) {
 	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001", "xERR_X1_E ERR_X1_Ex A_E_E DB_LOCK"} {
 		f.Add([]byte(s), uint16(0), uint16(0xffff))
