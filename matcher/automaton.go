@@ -57,6 +57,9 @@ type automaton struct {
 	// automaton only around them.
 	rare   []byte
 	maxOff [256]int
+	// pairs, when set, narrows the rare bytes to those followed by a byte
+	// the keys pair them with: see pairs.go.
+	pairs *pairTable
 }
 
 // denseBudget bounds the dense rows' memory: shallow states get one until
@@ -289,23 +292,22 @@ func (a *automaton) skip(text []byte, i, to int) int {
 // there is none before it. Every key holds a rare byte, at most maxOff
 // bytes from its start, so no occurrence starts between i and there.
 func (a *automaton) jump(text []byte, i, to int, cur *cursor) int {
-	c := to
-	for k, b := range a.rare {
+	c, ck := to, 0
+	for k := range a.rare {
 		p := cur.near[k]
 		if p < i {
-			p = to
-			if j := bytes.IndexByte(text[i:to], b); j >= 0 {
-				p = i + j
-			}
+			p = a.nextRare(text, i, to, k)
 			cur.near[k] = p
 		}
-		c = min(c, p)
+		if p < c {
+			c, ck = p, k
+		}
 	}
 	if c >= to {
 		return to
 	}
 	cur.checked = c + 1
-	return max(i, c-a.maxOff[text[c]])
+	return max(i, c-a.rareOff(text, c, to, ck))
 }
 
 // chooseRare picks the rare-byte prefilter: each key's rarest byte by
@@ -345,6 +347,7 @@ func (a *automaton) useRare(set []byte) {
 		}
 	}
 	a.rare = set
+	a.usePairs()
 }
 
 // rarity guesses how common each byte is in log text, higher meaning

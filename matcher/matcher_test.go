@@ -378,10 +378,12 @@ func TestAutomatonOverlaps(t *testing.T) {
 }
 
 // FuzzEnginesAgree is the differential fuzz target: the numeric engine,
-// Aho-Corasick and the combined engine must find exactly what the plain
-// reference finds, and FirstKey the first key and the numbers before it.
+// Aho-Corasick (with each prefilter: start bytes, rare bytes, rare pairs)
+// and the combined engine must find exactly what the plain reference
+// finds, and FirstKey the first key and the numbers before it.
 func FuzzEnginesAgree(f *testing.F) {
-	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001", "xERR_X1_E ERR_X1_Ex A_E_E DB_LOCK"} {
+	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001", "xERR_X1_E ERR_X1_Ex A_E_E DB_LOCK",
+		"retry_count=3 ERR_00042_ABCD ERR_CONN AUTH_TIMEOUT_4127x request_timeout_17 x_"} {
 		f.Add([]byte(s), uint16(0), uint16(0xffff))
 	}
 	numKeys := codes
@@ -391,6 +393,7 @@ func FuzzEnginesAgree(f *testing.F) {
 	strKeys := []string{"E11000", "ECONNRESET", "[E42]", "E1", "E1-x"}
 	strMs, strUs := engines(f, strKeys), unknownEngines(f, strKeys)
 	rareMs := engines(f, rareKeys)
+	pairMs, pairAnyMs := engines(f, pairKeys), engines(f, pairAnyKeys)
 	f.Fuzz(func(t *testing.T, text []byte, a, b uint16) {
 		if len(text) > 4096 {
 			text = text[:4096] // the reference is quadratic
@@ -406,6 +409,8 @@ func FuzzEnginesAgree(f *testing.F) {
 		checkAgree(t, mixed, mixMs, text, from, to)
 		checkAgree(t, strKeys, strMs, text, from, to)
 		checkAgree(t, rareKeys, rareMs, text, from, to)
+		checkAgree(t, pairKeys, pairMs, text, from, to)
+		checkAgree(t, pairAnyKeys, pairAnyMs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, numKeys, numUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, mixed, mixUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, strKeys, strUs, text, from, to)

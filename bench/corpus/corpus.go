@@ -41,6 +41,13 @@ type Config struct {
 	// logs are full of them, and counting them is what --summary and
 	// --metrics-addr pay for.
 	UnknownShare float64
+	// IdentShare is the fraction of filler words written as identifiers
+	// with underscores, as application logs are full of: snake_case
+	// fields (retry_count=3), upper-case constants (ERR_CONN_RESET) and
+	// JSON keys. They make underscores and key-like words common, as they
+	// are in real text, where a prefilter betting on them being rare
+	// loses.
+	IdentShare float64
 	// LineLen is the mean line length in bytes; lengths vary from about
 	// half to one and a half times it.
 	LineLen int
@@ -203,6 +210,12 @@ func (g *gen) appendURL(b []byte) []byte {
 func (g *gen) appendWords(b []byte, n int) []byte {
 	end := len(b) + n
 	for len(b) < end {
+		// Drawn only when asked for, as UnknownShare.
+		if g.c.IdentShare > 0 && g.r.Float64() < g.c.IdentShare {
+			b = g.appendIdent(b)
+			b = append(b, ' ')
+			continue
+		}
 		switch g.r.IntN(8) {
 		case 0:
 			v := g.r.IntN(1000000)

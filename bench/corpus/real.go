@@ -11,8 +11,9 @@ import (
 //   - default: the corpus the figures before issue 18 were measured on;
 //     numbers shaped like codes are rare in it.
 //   - real: like the logs of an IM service: a third of the lines hold a
-//     six-digit number beginning with 8 that is not in the catalog, and
-//     plain, JSON and access-log lines are mixed.
+//     six-digit number beginning with 8 that is not in the catalog,
+//     plain, JSON and access-log lines are mixed, and identifiers with
+//     underscores (retry_count=3, ERR_CONN_RESET) are common.
 //   - long: the real profile with lines of about 4 KiB (stack traces,
 //     dumped payloads).
 var Profiles = []string{"default", "real", "long"}
@@ -26,11 +27,13 @@ func Profile(name string) (Config, error) {
 		c.UnknownShare = 1.0 / 3
 		c.JSONShare = 0.3
 		c.AccessShare = 0.3
+		c.IdentShare = 0.25
 		c.LineLen = 200
 	case "long":
 		c.UnknownShare = 1.0 / 3
 		c.JSONShare = 0.3
 		c.AccessShare = 0.3
+		c.IdentShare = 0.25
 		c.LineLen = 4096
 	default:
 		return Config{}, fmt.Errorf("unknown corpus profile %q (want one of %v)", name, Profiles)
@@ -117,4 +120,26 @@ func (g *gen) appendAccessLine(b []byte, want int) []byte {
 		b = g.appendWords(b, rest)
 	}
 	return append(b, '\n')
+}
+
+var upperWords = []string{"ERR", "ERROR", "WARN", "AUTH", "CONN", "TIMEOUT", "RESET", "USER", "GROUP", "MSG", "TOKEN", "EXPIRED", "INVALID", "RETRY", "LIMIT", "NOT", "FOUND"}
+
+// appendIdent appends an identifier with underscores: a snake_case field
+// with a value, or an upper-case constant of two or three words.
+func (g *gen) appendIdent(b []byte) []byte {
+	switch g.r.IntN(3) {
+	case 0, 1:
+		b = append(b, g.pick(words)...)
+		b = append(b, '_')
+		b = append(b, g.pick(words)...)
+		b = append(b, '=')
+		return strconv.AppendInt(b, int64(g.r.IntN(1000)), 10)
+	default:
+		b = append(b, g.pick(upperWords)...)
+		for n := 1 + g.r.IntN(2); n > 0; n-- {
+			b = append(b, '_')
+			b = append(b, g.pick(upperWords)...)
+		}
+		return b
+	}
 }
