@@ -60,6 +60,9 @@ type automaton struct {
 	// pairs, when set, narrows the rare bytes to those followed by a byte
 	// the keys pair them with: see pairs.go.
 	pairs *pairTable
+	// bigrams, when set and there are no rare bytes, is a set of byte
+	// pairs one of which every key holds: see bigrams.go.
+	bigrams *bigramTable
 }
 
 // denseBudget bounds the dense rows' memory: shallow states get one until
@@ -292,6 +295,9 @@ func (a *automaton) skip(text []byte, i, to int) int {
 // there is none before it. Every key holds a rare byte, at most maxOff
 // bytes from its start, so no occurrence starts between i and there.
 func (a *automaton) jump(text []byte, i, to int, cur *cursor) int {
+	if a.rare == nil {
+		return a.jumpBigram(text, i, to, cur)
+	}
 	c, ck := to, 0
 	for k := range a.rare {
 		p := cur.near[k]
@@ -326,6 +332,7 @@ func (a *automaton) chooseRare() {
 			set = append(set, best)
 		}
 		if len(set) > 3 {
+			a.useBigrams(false)
 			return
 		}
 	}
@@ -333,6 +340,7 @@ func (a *automaton) chooseRare() {
 		// A byte common in text makes the prefilter slower than the
 		// automaton alone.
 		if rarity[b] >= rarityCommon {
+			a.useBigrams(false)
 			return
 		}
 	}
@@ -428,7 +436,7 @@ func (a *automaton) next(text []byte, to int, cur *cursor) (start, end, key int,
 		// Step until a state that ends a key.
 		for {
 			if s == 0 {
-				if a.rare != nil {
+				if a.rare != nil || a.bigrams != nil {
 					if i >= cur.checked {
 						i = a.jump(text, i, to, cur)
 					}

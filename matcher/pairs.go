@@ -85,8 +85,12 @@ func followScore(b, f byte) int {
 		return 8
 	case cb == classUnderscore && cf == classDigit:
 		return 1
+	case cb == classLower && cf == classUpper:
+		return 2 // the hump of camelCase
 	case (cb == classUnderscore || cb == classOther) && cf == classUpper:
 		return 3
+	case cb == classUpper && cf == classLower:
+		return 7 // every Capitalized word
 	case cb == classUnderscore && cf == classLower:
 		return 5
 	case cb == classDigit || cf == classDigit:
