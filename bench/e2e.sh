@@ -247,10 +247,13 @@ profiles() {
 		if (!($1 in wall)) order[++n] = $1
 		wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " $5; if ($4 > rss[$1]) rss[$1] = $4; gb[$1] = gb[$1] " " $3
 	}
-	function ratio(a, b) { return (a in W && b in W && W[a] > 0) ? W[b] / W[a] : -1 }
+	function ratio(a, b) { lastc = (a in C && b in C && C[a] > 0) ? C[b] / C[a] : -1; return (a in W && b in W && W[a] > 0) ? W[b] / W[a] : -1 }
+	# Judged by wall time, as the goals are stated; the ratio of CPU
+	# times beside it shows how much of a miss is the load (two workers
+	# and a writer need the two cores to themselves to be faster).
 	function goal(what, r, want) {
 		if (r < 0) return
-		printf "%-44s %6.2fx  goal >= %.2fx  %s\n", what, r, want, (r >= want ? "met" : "MISSED")
+		printf "%-44s %6.2fx  goal >= %.2fx  %-6s (by CPU time %.2fx)\n", what, r, want, (r >= want ? "met" : "MISSED"), lastc
 	}
 	END {
 		printf "%-24s %8s %8s %8s %10s\n", "row", "seconds", "GB/s", "cpu-s", "peak-MiB"
@@ -275,9 +278,10 @@ profiles() {
 				g = x; sub(/keys-/, "grep-", g)
 				goal(x " / grep -F -f", ratio(x, g), 1.0)
 			} else if (s ~ /^keys-/) {
-				printf "%-44s %6.2fx\n", x " / plain", ratio(x, p "/plain")
+				r = ratio(x, p "/plain")
+				printf "%-44s %6.2fx  (by CPU time %.2fx)\n", x " / plain", r, lastc
 				g = x; sub(/keys-/, "grep-", g)
-				if (g in W) printf "%-44s %6.2fx\n", x " / grep -F -f", ratio(x, g)
+				if (g in W) { r = ratio(x, g); printf "%-44s %6.2fx  (by CPU time %.2fx)\n", x " / grep -F -f", r, lastc }
 			}
 			if (x ~ /^startup-/) printf "%-44s %6.3f s (goal <= 0.5 s), %.1f MiB\n", x, W[x], rss[x]
 			if (s ~ /^keys-.*-10k$/ && rss[x] > 64) printf "%-44s %.1f MiB > 64 MiB  MISSED\n", x " RSS", rss[x]
