@@ -14,12 +14,20 @@ import "bytes"
 // it with. As GNU grep and Hyperscan do, the filter only narrows where to
 // look: the automaton confirms every candidate.
 
-// pairOff[k][f] is, for the k-th rare byte b, the furthest position j of
-// any key with key[j] == b and key[j+1] == f, for f among the bytes the
-// keys pair b with; -1 for the other bytes (no candidate there). A row is
-// maxOff[b] throughout when b is not paired (some key's only rare byte is
-// its last).
-type pairTable [3][256]int16
+// pairTable is the pair prefilter.
+type pairTable struct {
+	// off[k][f] is, for the k-th rare byte b, the furthest position j of
+	// any key with key[j] == b and key[j+1] == f, for f among the bytes
+	// the keys pair b with; -1 for the other bytes (no candidate there).
+	// A row is maxOff[b] throughout when b is not paired (some key's only
+	// rare byte is its last).
+	off [3][256]int16
+	// lo and hi bound the bytes the k-th rare byte is paired with, when
+	// they lie below 0x7f: the scan then finds such pairs sixteen bytes a
+	// step (indexPair) and checks each against off.
+	lo, hi [3]byte
+	ranged [3]bool
+}
 
 // usePairs sets a.pairs for the rare bytes a.rare, or leaves it nil when
 // pairing would not narrow anything.
@@ -56,18 +64,25 @@ func (a *automaton) usePairs() {
 	}
 	p := new(pairTable)
 	for rk, b := range a.rare {
-		for f := range p[rk] {
-			p[rk][f] = -1
+		lo, hi := 255, -1
+		for f := range p.off[rk] {
+			p.off[rk][f] = -1
 			if anyFollow[rk] {
-				p[rk][f] = int16(a.maxOff[b])
+				p.off[rk][f] = int16(a.maxOff[b])
 			}
+			if follow[rk][f] {
+				lo, hi = min(lo, f), max(hi, f)
+			}
+		}
+		if !anyFollow[rk] && hi >= 0 && hi < 0x7f {
+			p.lo[rk], p.hi[rk], p.ranged[rk] = byte(lo), byte(hi), true
 		}
 	}
 	for _, k := range a.keys {
 		for j := 0; j+1 < len(k); j++ {
 			rk := bytes.IndexByte(a.rare, k[j])
 			if rk >= 0 && !anyFollow[rk] && follow[rk][k[j+1]] {
-				p[rk][k[j+1]] = max(p[rk][k[j+1]], int16(j))
+				p.off[rk][k[j+1]] = max(p.off[rk][k[j+1]], int16(min(j, 1<<15-1)))
 			}
 		}
 	}
@@ -126,13 +141,27 @@ func byteClass(c byte) int {
 // to.
 func (a *automaton) nextRare(text []byte, i, to, k int) int {
 	b := a.rare[k]
+	if p := a.pairs; p != nil && p.ranged[k] {
+		// Every key holding b at a candidate pairs it with a byte after
+		// it, inside the key: a b in the last place is none.
+		for {
+			c := indexPairIn(text, i, to, b, p.lo[k], p.hi[k])
+			if c < 0 {
+				return to
+			}
+			if p.off[k][text[c+1]] >= 0 {
+				return c
+			}
+			i = c + 1
+		}
+	}
 	for i < to {
 		j := bytes.IndexByte(text[i:to], b)
 		if j < 0 {
 			return to
 		}
 		c := i + j
-		if a.pairs == nil || c+1 >= to || a.pairs[k][text[c+1]] >= 0 {
+		if a.pairs == nil || c+1 >= to || a.pairs.off[k][text[c+1]] >= 0 {
 			return c
 		}
 		i = c + 1
@@ -146,5 +175,5 @@ func (a *automaton) rareOff(text []byte, c, to, k int) int {
 	if a.pairs == nil || c+1 >= to {
 		return a.maxOff[text[c]]
 	}
-	return int(a.pairs[k][text[c+1]])
+	return int(a.pairs.off[k][text[c+1]])
 }

@@ -19,21 +19,21 @@ func TestPairsChosen(t *testing.T) {
 		t.Fatalf("rare %q, pairs %v: want the underscore, paired", a.rare, a.pairs != nil)
 	}
 	for _, f := range []byte("014") {
-		if a.pairs[0][f] < 0 {
+		if a.pairs.off[0][f] < 0 {
 			t.Errorf("_%c is not a candidate", f)
 		}
 	}
-	if off := a.pairs[0]['0']; off != 3 {
+	if off := a.pairs.off[0]['0']; off != 3 {
 		t.Errorf("_0 lies up to %d bytes into a key, want 3 (ERR_0...)", off)
 	}
 	// DB_LOCK pairs _ with L; the lower-case letters and punctuation that
 	// follow underscores in snake_case text are no candidates.
 	for _, f := range []byte("aeiz=. ") {
-		if a.pairs[0][f] >= 0 {
+		if a.pairs.off[0][f] >= 0 {
 			t.Errorf("_%c is a candidate", f)
 		}
 	}
-	if b := newAutomaton(pairAnyKeys); b.pairs == nil || b.pairs[0]['a'] != int16(b.maxOff['_']) {
+	if b := newAutomaton(pairAnyKeys); b.pairs == nil || b.pairs.off[0]['a'] != int16(b.maxOff['_']) {
 		t.Errorf("a key ending in its rare byte: the underscore must pair with anything")
 	}
 }
