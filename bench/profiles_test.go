@@ -89,11 +89,17 @@ func BenchmarkProfiles(b *testing.B) {
 	}
 }
 
-// BenchmarkKeyShapes annotates the real profile with 10,000-key custom
+// BenchmarkKeyShapes annotates each profile with 10,000-key custom
 // catalogs of each shape (see corpus.KeyShapes), as --catalog-replace
-// does; compare with BenchmarkProfiles/real/plain.
+// does; compare with BenchmarkProfiles/*/plain.
 func BenchmarkKeyShapes(b *testing.B) {
-	blocks, size := profileBlocks(b, "real")
+	for _, profile := range corpus.Profiles {
+		benchKeyShapes(b, profile)
+	}
+}
+
+func benchKeyShapes(b *testing.B, profile string) {
+	blocks, size := profileBlocks(b, profile)
 	for _, shape := range corpus.KeyShapes {
 		keys, err := corpus.ShapedKeys(shape, 10000, 1)
 		if err != nil {
@@ -111,7 +117,7 @@ func BenchmarkKeyShapes(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(shape, func(b *testing.B) {
+		b.Run(profile+"/"+shape, func(b *testing.B) {
 			var s annotate.Scratch
 			dst := make([]byte, 0, 1<<20)
 			b.SetBytes(int64(size))

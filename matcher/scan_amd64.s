@@ -97,6 +97,17 @@ none:
 	MOVQ $-1, ret+24(FP)
 	RET
 
+// PAIRS leaves in X2 the positions whose byte (X0) lies in (X9, X10) and
+// whose previous byte (X1) is X8; X1 and X3 are clobbered.
+#define PAIRS \
+	PCMPEQB X8, X1; \ // first before
+	MOVOU X0, X2;   \
+	PCMPGTB X9, X2; \ // > lo-1
+	MOVOU X10, X3;  \
+	PCMPGTB X0, X3; \ // hi+1 >
+	PAND X3, X2;    \
+	PAND X1, X2
+
 // func indexPair(b []byte, first, lo, hi byte) int
 //
 // SSE2, sixteen positions per step: the first k >= 1 where b[k-1] is
@@ -125,19 +136,34 @@ TEXT ·indexPair(SB), NOSPLIT, $0-40
 	PUNPCKLQDQ X10, X10 // hi+1
 	MOVQ $1, DX
 
+	// Thirty-two positions per step while they last, one branch for both
+	// halves, then sixteen.
+pairloop32:
+	LEAQ 32(DX), AX
+	CMPQ AX, CX
+	JA   pairloop
+	MOVOU (SI)(DX*1), X0
+	MOVOU -1(SI)(DX*1), X1
+	PAIRS
+	MOVOU X2, X7
+	MOVOU 16(SI)(DX*1), X0
+	MOVOU 15(SI)(DX*1), X1
+	PAIRS
+	PMOVMSKB X7, BX
+	PMOVMSKB X2, R8
+	SHLL $16, R8
+	ORL  R8, BX
+	JNZ pairfound
+	MOVQ AX, DX
+	JMP pairloop32
+
 pairloop:
 	LEAQ 16(DX), AX
 	CMPQ AX, CX
 	JA   pairnone
 	MOVOU (SI)(DX*1), X0
 	MOVOU -1(SI)(DX*1), X1
-	PCMPEQB X8, X1  // first before
-	MOVOU X0, X2
-	PCMPGTB X9, X2  // > lo-1
-	MOVOU X10, X3
-	PCMPGTB X0, X3  // hi+1 >
-	PAND X3, X2
-	PAND X1, X2
+	PAIRS
 	PMOVMSKB X2, BX
 	TESTL BX, BX
 	JNZ pairfound
