@@ -33,8 +33,10 @@ func (a *Annotator) nextKey(data []byte, s *Scratch, st *Stats) int {
 		if n.Start >= keyLine {
 			break
 		}
-		line += int64(bytes.Count(data[at:n.Start], nl))
-		at = n.Start
+		if !a.opts.NoUnknownLines {
+			line += int64(bytes.Count(data[at:n.Start], nl))
+			at = n.Start
+		}
 		st.Hits = append(st.Hits, Hit{Line: line, Key: matcher.Unknown, Number: n.Value})
 	}
 	return p

@@ -73,3 +73,29 @@ func TestCountHitsManyNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestNoUnknownLines: without their lines, the hits of numbers not in the
+// catalog are the same numbers, in the same order, and the codes' hits
+// keep their lines.
+func TestNoUnknownLines(t *testing.T) {
+	const in = "a 812345\nb 812346\nc 898001 812347\nd 812348\n"
+	var with, without Stats
+	var s Scratch
+	builtin(t, Options{Count: true}).AppendLines(nil, []byte(in), nil, &s, &with)
+	builtin(t, Options{Count: true, NoUnknownLines: true}).AppendLines(nil, []byte(in), nil, &s, &without)
+	if len(with.Hits) != len(without.Hits) || len(with.Hits) != 5 {
+		t.Fatalf("hits %v and %v", with.Hits, without.Hits)
+	}
+	for i, h := range without.Hits {
+		w := with.Hits[i]
+		if h.Key != w.Key || h.Number != w.Number {
+			t.Errorf("hit %d: %+v, with lines %+v", i, h, w)
+		}
+		if h.Key != matcher.Unknown && h.Line != w.Line {
+			t.Errorf("code hit %d lost its line: %+v, want %+v", i, h, w)
+		}
+	}
+	if with.Hits[1].Line != 1 || without.Hits[1].Line != 0 {
+		t.Errorf("812346: line %d with lines, %d without", with.Hits[1].Line, without.Hits[1].Line)
+	}
+}
