@@ -4,3 +4,9 @@ package annotate
 //
 //go:noescape
 func indexEscape(b []byte) int
+
+// escapeQuotes is escapeQuotesGeneric in SSE2 assembly, sixteen bytes a
+// step.
+//
+//go:noescape
+func escapeQuotes(dst, src []byte) (w, r int)

@@ -3,3 +3,5 @@
 package annotate
 
 func indexEscape(b []byte) int { return indexEscapeGeneric(b) }
+
+func escapeQuotes(dst, src []byte) (w, r int) { return escapeQuotesGeneric(dst, src) }

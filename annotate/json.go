@@ -39,8 +39,25 @@ func AppendJSONString(dst, s []byte) []byte {
 // dst as one word and keeps those before the first byte to escape, rather
 // than copying each run with a call.
 func appendJSONBody(dst, s []byte, final bool) ([]byte, int) {
-	i := 0
+	i, fast := 0, 0
 	for i < len(s) {
+		if rest := len(s) - i; rest >= 16 && i >= fast {
+			// Room for every byte left escaped, so that only another
+			// escape stops the copy.
+			if need := 2*rest + 32; cap(dst)-len(dst) < need {
+				dst = slices.Grow(dst, need)
+			}
+			w, r := escapeQuotes(dst[len(dst):cap(dst)], s[i:])
+			dst = dst[:len(dst)+w]
+			i += r
+			if i == len(s) {
+				break
+			}
+			// The byte at i needs another escape (a control byte, or
+			// UTF-8, which comes in runs: Chinese text) and goes the
+			// ways below, as do the next sixteen bytes.
+			fast = i + 16
+		}
 		if cap(dst)-len(dst) < 16 {
 			dst = slices.Grow(dst, len(s)-i+16)
 		}
@@ -103,8 +120,18 @@ func appendJSONBody(dst, s []byte, final bool) ([]byte, int) {
 			i++
 			continue
 		}
-		dst = append(dst, s[i:i+size]...)
-		i += size
+		// The characters after it, while valid and not ASCII, go with
+		// it in one copy: Chinese text comes in runs.
+		j := i + size
+		for j < len(s) && s[j] >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[j:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			j += size
+		}
+		dst = append(dst, s[i:j]...)
+		i = j
 	}
 	return dst, 0
 }

@@ -113,3 +113,34 @@ func TestIndexEscape(t *testing.T) {
 		}
 	}
 }
+
+// TestEscapeQuotes holds escapeQuotes (the assembly on amd64) and its
+// portable twin to plain escaping: what they write is src[:r] with its
+// quotes and backslashes escaped, and they stop only where they may.
+func TestEscapeQuotes(t *testing.T) {
+	pieces := []string{"a", "plain text ", `"`, `\`, `{"k":"v"}`, "\n", "\x00", "\x7f", "é", "错", "0123456789abcdef"}
+	r := rand.New(rand.NewSource(9))
+	for n := 0; n < 50000; n++ {
+		var src []byte
+		for k := r.Intn(40); k > 0; k-- {
+			src = append(src, pieces[r.Intn(len(pieces))]...)
+		}
+		room := r.Intn(3 * (len(src) + 40))
+		for name, f := range map[string]func(dst, src []byte) (int, int){"escapeQuotes": escapeQuotes, "generic": escapeQuotesGeneric} {
+			dst := make([]byte, 0, room)
+			w, rd := f(dst, src)
+			got := dst[:w]
+			want, _ := plainJSONBody(nil, src[:rd], true)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s(%q): wrote %q for the first %d bytes, want %q", name, src, got, rd, want)
+			}
+			// It may stop only with under 16 bytes left, under 32 bytes
+			// of room left, or at a byte needing another escape.
+			if rd+16 <= len(src) && w+32 <= room {
+				if c := src[rd]; c >= 0x20 && c < 0x80 {
+					t.Fatalf("%s(%q) stopped at %d (byte %q) with room", name, src, rd, c)
+				}
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -219,5 +220,36 @@ func TestCustomKeysEndToEnd(t *testing.T) {
 		if want := "code 898001 here [898001 mine]"; string(out) != want {
 			t.Errorf("override: got %q, want %q", out, want)
 		}
+	}
+}
+
+// TestCombineReplaceOneFile: with the built-in catalog left out, one
+// custom catalog is the result, entries and sources alike, and a second
+// one still overrides it code by code.
+func TestCombineReplaceOneFile(t *testing.T) {
+	a, err := catalog.ParseTSV("a.tsv", strings.NewReader("E1\tone\nE2\ttwo\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := catalog.ParseTSV("b.tsv", strings.NewReader("E2\tzwei\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := catalog.Combine(nil, []*catalog.Catalog{a}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Entries(), a.Entries()) || !reflect.DeepEqual(c.Sources(), a.Sources()) {
+		t.Errorf("combined %v %v, want the file's %v %v", c.Entries(), c.Sources(), a.Entries(), a.Sources())
+	}
+	c, err = catalog.Combine(nil, []*catalog.Catalog{a, b}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := c.Lookup("E2"); !ok || e.Variants[0].Message != "zwei" || len(c.Sources()) != 2 {
+		t.Errorf("E2 = %+v, sources %v: the second file must override the first", e, c.Sources())
+	}
+	if _, err := catalog.Combine(nil, []*catalog.Catalog{nil}, true); err == nil {
+		t.Error("a nil catalog was combined")
 	}
 }

@@ -57,6 +57,12 @@ type automaton struct {
 	// automaton only around them.
 	rare   []byte
 	maxOff [256]int
+	// pairs, when set, narrows the rare bytes to those followed by a byte
+	// the keys pair them with: see pairs.go.
+	pairs *pairTable
+	// bigrams, when set and there are no rare bytes, is a set of byte
+	// pairs one of which every key holds: see bigrams.go.
+	bigrams *bigramTable
 }
 
 // denseBudget bounds the dense rows' memory: shallow states get one until
@@ -289,23 +295,25 @@ func (a *automaton) skip(text []byte, i, to int) int {
 // there is none before it. Every key holds a rare byte, at most maxOff
 // bytes from its start, so no occurrence starts between i and there.
 func (a *automaton) jump(text []byte, i, to int, cur *cursor) int {
-	c := to
-	for k, b := range a.rare {
+	if a.rare == nil {
+		return a.jumpBigram(text, i, to, cur)
+	}
+	c, ck := to, 0
+	for k := range a.rare {
 		p := cur.near[k]
 		if p < i {
-			p = to
-			if j := bytes.IndexByte(text[i:to], b); j >= 0 {
-				p = i + j
-			}
+			p = a.nextRare(text, i, to, k)
 			cur.near[k] = p
 		}
-		c = min(c, p)
+		if p < c {
+			c, ck = p, k
+		}
 	}
 	if c >= to {
 		return to
 	}
 	cur.checked = c + 1
-	return max(i, c-a.maxOff[text[c]])
+	return max(i, c-a.rareOff(text, c, to, ck))
 }
 
 // chooseRare picks the rare-byte prefilter: each key's rarest byte by
@@ -324,6 +332,7 @@ func (a *automaton) chooseRare() {
 			set = append(set, best)
 		}
 		if len(set) > 3 {
+			a.useBigrams(false)
 			return
 		}
 	}
@@ -331,6 +340,7 @@ func (a *automaton) chooseRare() {
 		// A byte common in text makes the prefilter slower than the
 		// automaton alone.
 		if rarity[b] >= rarityCommon {
+			a.useBigrams(false)
 			return
 		}
 	}
@@ -345,6 +355,7 @@ func (a *automaton) useRare(set []byte) {
 		}
 	}
 	a.rare = set
+	a.usePairs()
 }
 
 // rarity guesses how common each byte is in log text, higher meaning
@@ -425,7 +436,7 @@ func (a *automaton) next(text []byte, to int, cur *cursor) (start, end, key int,
 		// Step until a state that ends a key.
 		for {
 			if s == 0 {
-				if a.rare != nil {
+				if a.rare != nil || a.bigrams != nil {
 					if i >= cur.checked {
 						i = a.jump(text, i, to, cur)
 					}

@@ -273,6 +273,31 @@ func checkAgreeWith(t *testing.T, ref func([]string, []byte, int, int) []Match, 
 				t.Fatalf("%s: First(%q) = %d, want %d", e, text, got, wantFirst)
 			}
 		}
+		checkFirstKey(t, ms, text, want)
+	}
+}
+
+// checkFirstKey holds FirstKey to the reference's matches of the whole
+// text: the first key's start, and every number that is no key before it.
+func checkFirstKey(t *testing.T, ms map[Engine]Matcher, text []byte, want []Match) {
+	t.Helper()
+	wantKey, wantNums := -1, []Number{}
+	for _, m := range want {
+		if m.Key != Unknown {
+			wantKey = m.Start
+			break
+		}
+		wantNums = append(wantNums, Number{m.Start, value6(text[m.Start:m.End])})
+	}
+	for e, m := range ms {
+		ks, ok := m.(KeySkipper)
+		if !ok {
+			continue
+		}
+		got, nums := ks.FirstKey(text, []Number{})
+		if got != wantKey || !reflect.DeepEqual(nums, wantNums) {
+			t.Fatalf("%s: FirstKey(%q) = %d %v, want %d %v", e, text, got, nums, wantKey, wantNums)
+		}
 	}
 }
 
@@ -325,6 +350,13 @@ func TestAutomatonOverlaps(t *testing.T) {
 			"root-dense": newAutomatonBudget(keys, 0),
 			"some-dense": newAutomatonBudget(keys, 64*8*4),
 		}
+		for name, budget := range map[Engine]int{"bigram-root-dense": 0, "bigram-all-dense": 1 << 30} {
+			a := newAutomatonBudget(keys, budget)
+			a.rare, a.pairs = nil, nil
+			if a.useBigrams(true); a.bigrams != nil {
+				ms[name] = a
+			}
+		}
 		if round%2 == 1 {
 			for name, budget := range map[Engine]int{"rare-root-dense": 0, "rare-all-dense": 1 << 30} {
 				a := newAutomatonBudget(keys, budget)
@@ -353,10 +385,13 @@ func TestAutomatonOverlaps(t *testing.T) {
 }
 
 // FuzzEnginesAgree is the differential fuzz target: the numeric engine,
-// Aho-Corasick and the combined engine must find exactly what the plain
-// reference finds.
+// Aho-Corasick (with each prefilter: start bytes, rare bytes, rare pairs,
+// bigrams)
+// and the combined engine must find exactly what the plain reference
+// finds, and FirstKey the first key and the numbers before it.
 func FuzzEnginesAgree(f *testing.F) {
-	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001", "xERR_X1_E ERR_X1_Ex A_E_E DB_LOCK"} {
+	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001", "xERR_X1_E ERR_X1_Ex A_E_E DB_LOCK",
+		"retry_count=3 ERR_00042_ABCD ERR_CONN AUTH_TIMEOUT_4127x request_timeout_17 x_", "AppleWebKit AuthTimeout4127 xrequestTimeout17 cacheMiss"} {
 		f.Add([]byte(s), uint16(0), uint16(0xffff))
 	}
 	numKeys := codes
@@ -366,6 +401,8 @@ func FuzzEnginesAgree(f *testing.F) {
 	strKeys := []string{"E11000", "ECONNRESET", "[E42]", "E1", "E1-x"}
 	strMs, strUs := engines(f, strKeys), unknownEngines(f, strKeys)
 	rareMs := engines(f, rareKeys)
+	pairMs, pairAnyMs := engines(f, pairKeys), engines(f, pairAnyKeys)
+	caseMs := engines(f, caseKeys)
 	f.Fuzz(func(t *testing.T, text []byte, a, b uint16) {
 		if len(text) > 4096 {
 			text = text[:4096] // the reference is quadratic
@@ -381,6 +418,9 @@ func FuzzEnginesAgree(f *testing.F) {
 		checkAgree(t, mixed, mixMs, text, from, to)
 		checkAgree(t, strKeys, strMs, text, from, to)
 		checkAgree(t, rareKeys, rareMs, text, from, to)
+		checkAgree(t, pairKeys, pairMs, text, from, to)
+		checkAgree(t, pairAnyKeys, pairAnyMs, text, from, to)
+		checkAgree(t, caseKeys, caseMs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, numKeys, numUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, mixed, mixUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, strKeys, strUs, text, from, to)

@@ -4,3 +4,8 @@ package matcher
 //
 //go:noescape
 func wordStart8(b []byte) int
+
+// indexPair is indexPairGeneric in SSE2 assembly.
+//
+//go:noescape
+func indexPair(b []byte, first, lo, hi byte) int

@@ -96,3 +96,86 @@ found:
 none:
 	MOVQ $-1, ret+24(FP)
 	RET
+
+// PAIRS leaves in X2 the positions whose byte (X0) lies in (X9, X10) and
+// whose previous byte (X1) is X8; X1 and X3 are clobbered.
+#define PAIRS \
+	PCMPEQB X8, X1; \ // first before
+	MOVOU X0, X2;   \
+	PCMPGTB X9, X2; \ // > lo-1
+	MOVOU X10, X3;  \
+	PCMPGTB X0, X3; \ // hi+1 >
+	PAND X3, X2;    \
+	PAND X1, X2
+
+// func indexPair(b []byte, first, lo, hi byte) int
+//
+// SSE2, sixteen positions per step: the first k >= 1 where b[k-1] is
+// first and b[k] lies in [lo, hi] (hi below 0x7f: the range test is two
+// signed compares), looking at whole steps only, or -1. It serves the
+// pair prefilter of the automaton (pairs.go): an underscore followed by a
+// digit, found in one pass rather than a call per underscore.
+TEXT ·indexPair(SB), NOSPLIT, $0-40
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	MOVQ $0x0101010101010101, BX
+	MOVBQZX first+24(FP), AX
+	IMULQ BX, AX
+	MOVQ AX, X8
+	PUNPCKLQDQ X8, X8 // first
+	MOVBQZX lo+25(FP), AX
+	DECQ AX
+	ANDQ $0xff, AX
+	IMULQ BX, AX
+	MOVQ AX, X9
+	PUNPCKLQDQ X9, X9 // lo-1
+	MOVBQZX hi+26(FP), AX
+	INCQ AX
+	IMULQ BX, AX
+	MOVQ AX, X10
+	PUNPCKLQDQ X10, X10 // hi+1
+	MOVQ $1, DX
+
+	// Thirty-two positions per step while they last, one branch for both
+	// halves, then sixteen.
+pairloop32:
+	LEAQ 32(DX), AX
+	CMPQ AX, CX
+	JA   pairloop
+	MOVOU (SI)(DX*1), X0
+	MOVOU -1(SI)(DX*1), X1
+	PAIRS
+	MOVOU X2, X7
+	MOVOU 16(SI)(DX*1), X0
+	MOVOU 15(SI)(DX*1), X1
+	PAIRS
+	PMOVMSKB X7, BX
+	PMOVMSKB X2, R8
+	SHLL $16, R8
+	ORL  R8, BX
+	JNZ pairfound
+	MOVQ AX, DX
+	JMP pairloop32
+
+pairloop:
+	LEAQ 16(DX), AX
+	CMPQ AX, CX
+	JA   pairnone
+	MOVOU (SI)(DX*1), X0
+	MOVOU -1(SI)(DX*1), X1
+	PAIRS
+	PMOVMSKB X2, BX
+	TESTL BX, BX
+	JNZ pairfound
+	MOVQ AX, DX
+	JMP pairloop
+
+pairfound:
+	BSFL BX, BX
+	ADDQ BX, DX
+	MOVQ DX, ret+32(FP)
+	RET
+
+pairnone:
+	MOVQ $-1, ret+32(FP)
+	RET

@@ -3,3 +3,5 @@
 package matcher
 
 func wordStart8(b []byte) int { return wordStart8Generic(b) }
+
+func indexPair(b []byte, first, lo, hi byte) int { return indexPairGeneric(b, first, lo, hi) }

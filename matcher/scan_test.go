@@ -102,3 +102,49 @@ func TestFirstAcrossWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexPairAgree holds the pair scan (assembly on amd64), its
+// portable twin and a byte loop to the same answers, with the range's
+// edges, bytes from 0x80 and every position.
+func TestIndexPairAgree(t *testing.T) {
+	alphabet := []byte("__0099/:aAzZ\x7f\x80\xff\x00 ")
+	r := rand.New(rand.NewSource(13))
+	buf := make([]byte, 120)
+	for n := 0; n < 200000; n++ {
+		text := buf[:r.Intn(len(buf))]
+		for j := range text {
+			if r.Intn(5) == 0 {
+				text[j] = byte(r.Intn(256))
+			} else {
+				text[j] = alphabet[r.Intn(len(alphabet))]
+			}
+		}
+		first := "_a\x00"[r.Intn(3)]
+		lo, hi := byte('0'), byte('9')
+		if n%3 == 1 {
+			lo, hi = 0, 0x7e
+		} else if n%3 == 2 {
+			lo, hi = 'A', 'Z'
+		}
+		i, to := 0, len(text)
+		if len(text) > 0 && n%2 == 1 {
+			i = r.Intn(len(text))
+			to = i + r.Intn(len(text)-i+1)
+		}
+		want := -1
+		for c := i; c+1 < to; c++ {
+			if text[c] == first && text[c+1] >= lo && text[c+1] <= hi {
+				want = c
+				break
+			}
+		}
+		if got := indexPairIn(text, i, to, first, lo, hi); got != want {
+			t.Fatalf("indexPairIn(%q, %d, %d, %q, %q, %q) = %d, want %d", text, i, to, first, lo, hi, got, want)
+		}
+		if len(text) > 0 {
+			if a, g := indexPair(text, first, lo, hi), indexPairGeneric(text, first, lo, hi); a != g {
+				t.Fatalf("indexPair(%q) = %d, the generic one says %d", text, a, g)
+			}
+		}
+	}
+}

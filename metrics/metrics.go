@@ -76,14 +76,17 @@ type Registry struct {
 	labels      map[string]map[string]bool // label name -> values in use
 	checkpoints map[string]*atomic.Int64   // path -> unix nanoseconds
 	perCode     map[int32]int64            // per batch: key -> lines
-	perUnknown  map[int32]int64            // per batch: number -> occurrences
 	// Counters found once and kept, so that a batch looks them up in a
 	// map of its own rather than building their names: per source, per
-	// key of the annotator codesOf (a reload renumbers keys), per number.
-	sources  map[string]*sourceCounters
-	codesOf  *annotate.Annotator
-	codes    map[int32]*vm.Counter
-	unknowns map[int32]*vm.Counter
+	// key of the annotator codesOf (a reload renumbers keys).
+	sources map[string]*sourceCounters
+	codesOf *annotate.Annotator
+	codes   map[int32]*vm.Counter
+	// Numbers shaped like codes that are not in the catalog: one series,
+	// not one per value. Real logs hold nearly every value (ids, sizes),
+	// so a series each would be the label's whole budget, taken from the
+	// codes, and a map lookup per occurrence.
+	unknown unknownCounter
 
 	catalogVersion *vm.Gauge
 	catalogCodes   *vm.Gauge
@@ -105,11 +108,11 @@ func New() *Registry {
 		labels:      map[string]map[string]bool{},
 		checkpoints: map[string]*atomic.Int64{},
 		perCode:     map[int32]int64{},
-		perUnknown:  map[int32]int64{},
 		sources:     map[string]*sourceCounters{},
 		codes:       map[int32]*vm.Counter{},
-		unknowns:    map[int32]*vm.Counter{},
 	}
+	r.unknown.seen = r.set.NewCounter("annotator_unknown_codes_total")
+	r.set.NewGauge("annotator_unknown_codes_distinct", func() float64 { return float64(r.unknown.distinct.Load()) })
 	r.catalogVersion = r.set.NewGauge("annotator_catalog_version", nil)
 	r.catalogCodes = r.set.NewGauge("annotator_catalog_codes", nil)
 	r.reloadOK = r.set.NewGauge("annotator_catalog_last_reload_success", nil)
@@ -227,13 +230,17 @@ func (r *Registry) Delivered(source string, b *pipeline.Batch) {
 	}
 	// Added up per batch first, then one counter update per code.
 	clear(r.perCode)
-	clear(r.perUnknown)
+	unknown := int64(0)
 	for _, h := range b.Stats.Hits {
 		if h.Key == matcher.Unknown {
-			r.perUnknown[h.Number]++
+			r.unknown.add(h.Number)
+			unknown++
 		} else {
 			r.perCode[h.Key]++
 		}
+	}
+	if unknown > 0 {
+		r.unknown.seen.AddInt64(unknown)
 	}
 	if b.Annotator != r.codesOf {
 		r.codesOf = b.Annotator
@@ -245,16 +252,6 @@ func (r *Registry) Delivered(source string, b *pipeline.Batch) {
 			c = r.counter("annotator_annotations_total", "code", b.Annotator.Note(int(k)).Code)
 			if len(r.codes) < maxCached {
 				r.codes[k] = c
-			}
-		}
-		c.AddInt64(n)
-	}
-	for v, n := range r.perUnknown {
-		c := r.unknowns[v]
-		if c == nil {
-			c = r.counter("annotator_unknown_codes_total", "code", strconv.Itoa(int(v)))
-			if len(r.unknowns) < maxCached {
-				r.unknowns[v] = c
 			}
 		}
 		c.AddInt64(n)

@@ -115,16 +115,19 @@ func (p *htmlPage) render(b *strings.Builder) {
 // self-contained HTML page.
 func (t *Timeline) WriteHTML(w io.Writer, s *Summary) error {
 	shown, left, leftCount, unknownLeft, unknownLeftCount := s.rows()
-	distinct := int64(len(s.codes) + len(s.unknown))
-	p := htmlPage{Width: chartW, Height: chartH + axisH, AxisY: chartH, AxisText: chartH + axisH - 3,
-		Totals: fmt.Sprintf("%s read, %s with a code; %s seen, %s distinct.",
-			Count(s.read, "line", "lines"), Thousands(s.annotated), Count(s.total, "code", "codes"), Thousands(distinct))}
+	totals := fmt.Sprintf("%s read, %s with a code; %s seen, %s distinct.",
+		Count(s.read, "line", "lines"), Thousands(s.annotated), Count(s.total, "code", "codes"), Thousands(int64(len(s.codes))))
+	if s.unknown.seen > 0 {
+		totals += fmt.Sprintf(" %s, %s distinct.", Count(s.unknown.seen, "number shaped like a code that is not in the catalog",
+			"numbers shaped like codes that are not in the catalog"), Thousands(s.unknown.distinct))
+	}
+	p := htmlPage{Width: chartW, Height: chartH + axisH, AxisY: chartH, AxisText: chartH + axisH - 3, Totals: totals}
 	for _, st := range shown {
 		msg := st.message
 		if !st.known {
 			msg = "(not in the catalog)"
 		}
-		p.Rows = append(p.Rows, htmlRow{st.code, Thousands(st.count), fmt.Sprintf("%.1f%%", 100*float64(st.count)/float64(s.total)),
+		p.Rows = append(p.Rows, htmlRow{st.code, Thousands(st.count), fmt.Sprintf("%.1f%%", 100*s.share(st)),
 			s.where(st.first), s.where(st.last), oneLine(msg), oneLine(st.meaning)})
 	}
 	if left > 0 {

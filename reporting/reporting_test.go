@@ -70,11 +70,14 @@ func TestSummaryTable(t *testing.T) {
 		if err := s.Write(&b); err != nil {
 			t.Fatal(err)
 		}
-		want := "7 lines read, 4 with a code; 5 codes seen, 3 distinct\n\n" +
-			"CODE    COUNT  SHARE  FIRST  LAST  MESSAGE               MEANING\n" +
-			"898002      3  60.0%  2      6     No sush user          用户不存在\n" +
-			"898001      1  20.0%  4      4     User exists           用户已存在\n" +
-			"899999      1  20.0%  5      5     (not in the catalog)\n"
+		// The number not in the catalog is counted apart, and its share
+		// is of those numbers.
+		want := "7 lines read, 4 with a code; 4 codes seen, 2 distinct\n" +
+			"1 number shaped like a code that is not in the catalog, 1 distinct\n\n" +
+			"CODE    COUNT   SHARE  FIRST  LAST  MESSAGE               MEANING\n" +
+			"898002      3   75.0%  2      6     No sush user          用户不存在\n" +
+			"898001      1   25.0%  4      4     User exists           用户已存在\n" +
+			"899999      1  100.0%  5      5     (not in the catalog)\n"
 		if b.String() != want {
 			t.Errorf("batches of %d lines:\n%s\nwant\n%s", n, b.String(), want)
 		}
@@ -137,9 +140,10 @@ func TestTop(t *testing.T) {
 	feed(a, s, "b.log", "898001 812345\n", 3)
 	var b strings.Builder
 	s.Write(&b)
-	want := "8 lines read, 5 with a code; 7 codes seen, 4 distinct\n\n" +
+	want := "8 lines read, 5 with a code; 5 codes seen, 2 distinct\n" +
+		"2 numbers shaped like codes that are not in the catalog, 2 distinct\n\n" +
 		"CODE    COUNT  SHARE  FIRST    LAST     MESSAGE       MEANING\n" +
-		"898002      3  42.9%  a.log:2  a.log:6  No sush user  用户不存在\n" +
+		"898002      3  60.0%  a.log:2  a.log:6  No sush user  用户不存在\n" +
 		"... and 1 more code in the catalog, seen 2 times\n" +
 		"... and 2 more numbers not in the catalog, seen 2 times\n"
 	if b.String() != want {
@@ -158,11 +162,12 @@ func TestSummaryJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(b.String()), &got); err != nil {
 		t.Fatalf("%v: %s", err, b.String())
 	}
-	if got.Lines != 7 || got.Annotated != 4 || got.Codes != 5 || got.Distinct != 3 || len(got.Rows) != 3 {
+	if got.Lines != 7 || got.Annotated != 4 || got.Codes != 4 || got.Distinct != 2 ||
+		got.Unknown != (jsonUnknown{1, 1}) || len(got.Rows) != 3 {
 		t.Fatalf("%+v", got)
 	}
 	r := got.Rows[0]
-	if r.Code != "898002" || !r.Known || r.Count != 3 || r.Share != 0.6 || r.First != (jsonPlace{"a.log", 2}) ||
+	if r.Code != "898002" || !r.Known || r.Count != 3 || r.Share != 0.75 || r.First != (jsonPlace{"a.log", 2}) ||
 		r.Last != (jsonPlace{"a.log", 6}) || r.Meaning != "用户不存在" {
 		t.Errorf("row 0: %+v", r)
 	}

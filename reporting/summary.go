@@ -40,10 +40,10 @@ type Summary struct {
 	top        int
 	lines      map[string]int64 // stream -> lines before the next batch
 	codes      map[string]*codeStat
-	unknown    map[int32]*codeStat
-	total      int64 // codes seen
-	annotated  int64 // lines with a catalog code
-	read       int64 // lines read
+	unknown    unknownNumbers // counted apart: see unknown.go
+	total      int64          // catalog codes seen
+	annotated  int64          // lines with a catalog code
+	read       int64          // lines read
 }
 
 // NewSummary makes an empty summary. withStream puts file names in the
@@ -51,7 +51,7 @@ type Summary struct {
 // that many rows.
 func NewSummary(withStream bool, top int) *Summary {
 	return &Summary{withStream: withStream, top: top, lines: map[string]int64{},
-		codes: map[string]*codeStat{}, unknown: map[int32]*codeStat{}}
+		codes: map[string]*codeStat{}}
 }
 
 // Add takes a delivered batch.
@@ -60,22 +60,18 @@ func (s *Summary) Add(b *pipeline.Batch) {
 	s.read += b.Stats.Lines
 	s.annotated += b.Stats.Annotated
 	s.lines[b.Stream] = base + b.Stats.Lines
+	s.unknown.setStream(b.Stream)
 	for _, h := range b.Stats.Hits {
-		at := Place{b.Stream, base + h.Line + 1}
-		var st *codeStat
 		if h.Key == matcher.Unknown {
-			st = s.unknown[h.Number]
-			if st == nil {
-				st = &codeStat{code: strconv.Itoa(int(h.Number)), first: at}
-				s.unknown[h.Number] = st
-			}
-		} else {
-			n := b.Annotator.Note(int(h.Key))
-			st = s.codes[n.Code]
-			if st == nil {
-				st = &codeStat{code: n.Code, message: n.Message, meaning: n.Meaning, known: true, first: at}
-				s.codes[n.Code] = st
-			}
+			s.unknown.add(h.Number, base+h.Line+1)
+			continue
+		}
+		at := Place{b.Stream, base + h.Line + 1}
+		n := b.Annotator.Note(int(h.Key))
+		st := s.codes[n.Code]
+		if st == nil {
+			st = &codeStat{code: n.Code, message: n.Message, meaning: n.Meaning, known: true, first: at}
+			s.codes[n.Code] = st
 		}
 		st.count++
 		st.last = at
@@ -95,39 +91,37 @@ func (s *Summary) where(p Place) string {
 // are shown so that they cannot bury the catalog's codes.
 const maxUnknownRows = 10
 
-// rows returns the rows to list, most frequent first (what an engineer on
-// call wants to see first), and the totals of those left out.
+// rows returns the rows to list, the catalog's codes before the numbers
+// not in it, each most frequent first (what an engineer on call wants to
+// see first), and the totals of those left out.
 func (s *Summary) rows() (shown []*codeStat, left, leftCount, unknownLeft, unknownLeftCount int64) {
-	all := make([]*codeStat, 0, len(s.codes)+len(s.unknown))
+	all := append(make([]*codeStat, 0, len(s.codes)+maxUnknownRows), s.unknown.top(maxUnknownRows)...)
 	for _, st := range s.codes {
 		all = append(all, st)
 	}
-	for _, st := range s.unknown {
-		all = append(all, st)
-	}
 	sort.Slice(all, func(i, j int) bool {
+		if all[i].known != all[j].known {
+			return all[i].known // the catalog's codes first, however many ids a log holds
+		}
 		if all[i].count != all[j].count {
 			return all[i].count > all[j].count
 		}
 		return all[i].code < all[j].code
 	})
-	unknownShown := 0
+	// Only the most frequent unknown numbers are in all: those left out
+	// follow from the totals.
+	unknownLeft, unknownLeftCount = s.unknown.distinct, s.unknown.seen
 	for _, st := range all {
 		switch {
-		case !st.known && unknownShown == maxUnknownRows:
-			unknownLeft++
-			unknownLeftCount += st.count
 		case s.top > 0 && len(shown) == s.top:
 			if st.known {
 				left++
 				leftCount += st.count
-			} else {
-				unknownLeft++
-				unknownLeftCount += st.count
 			}
 		default:
 			if !st.known {
-				unknownShown++
+				unknownLeft--
+				unknownLeftCount -= st.count
 			}
 			shown = append(shown, st)
 		}
@@ -135,13 +129,26 @@ func (s *Summary) rows() (shown []*codeStat, left, leftCount, unknownLeft, unkno
 	return
 }
 
+// share is a row's count as a share of the catalog codes seen, or for a
+// number not in the catalog of those numbers.
+func (s *Summary) share(st *codeStat) float64 {
+	total := s.total
+	if !st.known {
+		total = s.unknown.seen
+	}
+	return float64(st.count) / float64(total)
+}
+
 // Write prints the table.
 func (s *Summary) Write(w io.Writer) error {
 	shown, left, leftCount, unknownLeft, unknownLeftCount := s.rows()
 	var b strings.Builder
-	distinct := int64(len(s.codes) + len(s.unknown))
 	fmt.Fprintf(&b, "%s read, %s with a code; %s seen, %s distinct\n",
-		Count(s.read, "line", "lines"), Thousands(s.annotated), Count(s.total, "code", "codes"), Thousands(distinct))
+		Count(s.read, "line", "lines"), Thousands(s.annotated), Count(s.total, "code", "codes"), Thousands(int64(len(s.codes))))
+	if s.unknown.seen > 0 {
+		fmt.Fprintf(&b, "%s, %s distinct\n", Count(s.unknown.seen, "number shaped like a code that is not in the catalog",
+			"numbers shaped like codes that are not in the catalog"), Thousands(s.unknown.distinct))
+	}
 	if len(shown) > 0 {
 		b.WriteByte('\n')
 		t := table{header: []string{"CODE", "COUNT", "SHARE", "FIRST", "LAST", "MESSAGE", "MEANING"}, right: []bool{false, true, true}}
@@ -150,7 +157,7 @@ func (s *Summary) Write(w io.Writer) error {
 			if !st.known {
 				msg = "(not in the catalog)"
 			}
-			t.add(st.code, Thousands(st.count), fmt.Sprintf("%.1f%%", 100*float64(st.count)/float64(s.total)),
+			t.add(st.code, Thousands(st.count), fmt.Sprintf("%.1f%%", 100*s.share(st)),
 				s.where(st.first), s.where(st.last), oneLine(msg), oneLine(st.meaning))
 		}
 		t.write(&b)
@@ -182,17 +189,25 @@ type jsonRow struct {
 	Meaning string    `json:"meaning,omitempty"`
 }
 
+type jsonUnknown struct {
+	Seen     int64 `json:"seen"`
+	Distinct int64 `json:"distinct"`
+}
+
 type jsonLeft struct {
 	Codes int64 `json:"codes"`
 	Seen  int64 `json:"seen"`
 }
 
 type jsonSummary struct {
-	Lines     int64     `json:"lines"`
-	Annotated int64     `json:"annotated"`
-	Codes     int64     `json:"codes"`
-	Distinct  int64     `json:"distinct"`
-	Rows      []jsonRow `json:"rows"`
+	Lines     int64 `json:"lines"`
+	Annotated int64 `json:"annotated"`
+	// Codes and Distinct count the catalog's codes; Unknown the numbers
+	// shaped like codes that are not in the catalog.
+	Codes    int64       `json:"codes"`
+	Distinct int64       `json:"distinct"`
+	Unknown  jsonUnknown `json:"unknown"`
+	Rows     []jsonRow   `json:"rows"`
 	// The rows left out by --top and by the limit on numbers not in the
 	// catalog.
 	MoreKnown   *jsonLeft `json:"more_known,omitempty"`
@@ -203,7 +218,7 @@ type jsonSummary struct {
 func (s *Summary) WriteJSON(w io.Writer) error {
 	shown, left, leftCount, unknownLeft, unknownLeftCount := s.rows()
 	out := jsonSummary{Lines: s.read, Annotated: s.annotated, Codes: s.total,
-		Distinct: int64(len(s.codes) + len(s.unknown)), Rows: []jsonRow{}}
+		Distinct: int64(len(s.codes)), Unknown: jsonUnknown{s.unknown.seen, s.unknown.distinct}, Rows: []jsonRow{}}
 	place := func(p Place) jsonPlace {
 		if s.withStream {
 			return jsonPlace{p.Stream, p.Line}
@@ -212,7 +227,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	}
 	for _, st := range shown {
 		out.Rows = append(out.Rows, jsonRow{Code: st.code, Known: st.known, Count: st.count,
-			Share: float64(st.count) / float64(s.total),
+			Share: s.share(st),
 			First: place(st.first), Last: place(st.last), Message: st.message, Meaning: st.meaning})
 	}
 	if left > 0 {

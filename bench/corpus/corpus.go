@@ -32,6 +32,22 @@ type Config struct {
 	DecoyShare float64
 	// JSONShare is the fraction of lines written as JSON log records.
 	JSONShare float64
+	// AccessShare is the fraction of lines written as web access-log
+	// lines (combined log format); the rest are plain application lines.
+	AccessShare float64
+	// UnknownShare is the fraction of lines holding a number shaped like a
+	// code (six digits beginning with 8, standing on its own) that is not
+	// in the catalog: chatroom and group ids, sizes, trace fragments. Real
+	// logs are full of them, and counting them is what --summary and
+	// --metrics-addr pay for.
+	UnknownShare float64
+	// IdentShare is the fraction of filler words written as identifiers
+	// with underscores, as application logs are full of: snake_case
+	// fields (retry_count=3), upper-case constants (ERR_CONN_RESET) and
+	// JSON keys. They make underscores and key-like words common, as they
+	// are in real text, where a prefilter betting on them being rare
+	// loses.
+	IdentShare float64
 	// LineLen is the mean line length in bytes; lengths vary from about
 	// half to one and a half times it.
 	LineLen int
@@ -54,8 +70,11 @@ func (c Config) check() error {
 		return fmt.Errorf("size %d: want at least 0", c.Size)
 	case c.LineLen < 40:
 		return fmt.Errorf("line length %d: want at least 40", c.LineLen)
-	case c.CodeShare < 0 || c.CodeShare > 1, c.DecoyShare < 0 || c.DecoyShare > 1, c.JSONShare < 0 || c.JSONShare > 1:
+	case c.CodeShare < 0 || c.CodeShare > 1, c.DecoyShare < 0 || c.DecoyShare > 1, c.JSONShare < 0 || c.JSONShare > 1,
+		c.AccessShare < 0 || c.AccessShare > 1, c.UnknownShare < 0 || c.UnknownShare > 1:
 		return errors.New("shares must lie between 0 and 1")
+	case c.JSONShare+c.AccessShare > 1:
+		return fmt.Errorf("JSON share %v and access-log share %v add up to more than 1", c.JSONShare, c.AccessShare)
 	}
 	return nil
 }
@@ -96,8 +115,11 @@ type gen struct {
 	c     Config
 	r     *rand.Rand
 	codes []string
-	line  []byte
-	t     int64 // milliseconds since the epoch, advancing per line
+	// unknown lists the six-digit numbers beginning with 8 that are not
+	// in the catalog, for UnknownShare.
+	unknown []int32
+	line    []byte
+	t       int64 // milliseconds since the epoch, advancing per line
 }
 
 // Write writes the corpus c describes to w.
@@ -109,7 +131,7 @@ func Write(w io.Writer, c Config) error {
 	if err != nil {
 		return err
 	}
-	g := &gen{c: c, r: rand.New(rand.NewPCG(c.Seed, 0x616e6e6f7461746f)), codes: codes, t: 1795435200000}
+	g := &gen{c: c, r: rand.New(rand.NewPCG(c.Seed, 0x616e6e6f7461746f)), codes: codes, unknown: notCodes(codes), t: 1795435200000}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	left := c.Size
 	for left > 0 {
@@ -188,6 +210,12 @@ func (g *gen) appendURL(b []byte) []byte {
 func (g *gen) appendWords(b []byte, n int) []byte {
 	end := len(b) + n
 	for len(b) < end {
+		// Drawn only when asked for, as UnknownShare.
+		if g.c.IdentShare > 0 && g.r.Float64() < g.c.IdentShare {
+			b = g.appendIdent(b)
+			b = append(b, ' ')
+			continue
+		}
 		switch g.r.IntN(8) {
 		case 0:
 			v := g.r.IntN(1000000)
@@ -238,6 +266,11 @@ func (g *gen) appendMarks(b []byte, json bool) []byte {
 			b = append(b, ' ')
 		}
 	}
+	// Drawn only when asked for, so that corpora without unknown numbers
+	// keep the bytes they had before the share existed.
+	if g.c.UnknownShare > 0 && g.r.Float64() < g.c.UnknownShare {
+		b = g.appendUnknown(b, json)
+	}
 	return b
 }
 
@@ -248,7 +281,11 @@ func (g *gen) lineLen() int {
 func (g *gen) appendLine(b []byte) []byte {
 	start := len(b)
 	want := g.lineLen()
-	if g.r.Float64() < g.c.JSONShare {
+	kind := g.r.Float64()
+	if kind >= g.c.JSONShare && kind < g.c.JSONShare+g.c.AccessShare {
+		return g.appendAccessLine(b, want)
+	}
+	if kind < g.c.JSONShare {
 		b = append(b, `{"ts":"`...)
 		b = g.appendTime(b)
 		b = append(b, `","level":"`...)

@@ -53,6 +53,9 @@ func (o *opsFlags) start(ctx context.Context, core *coreFlags, paths []string, l
 	}
 	// The metrics and the summary take the codes the annotation finds.
 	l.Opts.Count = o.metricsAddr != "" || o.summary || statsRun
+	// Only the summary shows on which lines numbers not in the catalog
+	// were.
+	l.Opts.NoUnknownLines = !o.summary && !statsRun
 	o.rt = rt
 	if o.metricsAddr != "" {
 		addr, err := metrics.ListenAddr(o.metricsAddr)

@@ -26,19 +26,28 @@ func main() {
 }
 
 func run(args []string, stdout io.Writer) error {
-	c := corpus.Default()
+	// -profile sets the knobs' defaults, so it is read before the rest.
+	c, err := corpus.Profile(profileArg(args))
+	if err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("corpus", flag.ContinueOnError)
+	fs.String("profile", "default", fmt.Sprintf("corpus shape, one of %v: sets the defaults of the knobs below", corpus.Profiles))
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed: the same seed and knobs give the same bytes")
 	size := fs.String("size", "64M", "bytes to write (suffixes K, M, G are powers of 1024)")
 	fs.Float64Var(&c.CodeShare, "codes", c.CodeShare, "share of lines holding a catalog code")
 	fs.Float64Var(&c.DecoyShare, "decoys", c.DecoyShare, "share of lines holding a decoy (1898001, 0x898001, ...)")
 	fs.Float64Var(&c.JSONShare, "json", c.JSONShare, "share of lines that are JSON log records")
+	fs.Float64Var(&c.AccessShare, "access", c.AccessShare, "share of lines that are web access-log lines")
+	fs.Float64Var(&c.UnknownShare, "unknown", c.UnknownShare, "share of lines holding a six-digit number beginning with 8 that is not in the catalog")
 	fs.IntVar(&c.LineLen, "line-len", c.LineLen, "mean line length in bytes")
 	fs.BoolVar(&c.SingleLine, "single-line", false, "write everything as one line")
 	out := fs.String("o", "-", "output file (- for standard output)")
 	codesFile := fs.String("codes-file", "", "also write the catalog's codes here, one a line (for grep -F -f)")
 	keysN := fs.Int("keys", 0, "with -keys-file: how many custom catalog keys to generate")
-	keysFile := fs.String("keys-file", "", "also write a custom catalog (.tsv) of -keys generated keys, none of them in the corpus")
+	keysFile := fs.String("keys-file", "", "also write a custom catalog (.tsv) of -keys generated keys")
+	keysShape := fs.String("keys-shape", "mixed", fmt.Sprintf("shape of the generated keys, one of %v (only digits keys occur in the corpus)", corpus.KeyShapes))
+	keysList := fs.String("keys-list", "", "with -keys-file: also write the keys here, one a line (for grep -F -f)")
 	notesFile := fs.String("notes-file", "", "also write code<TAB>message<TAB>meaning here, as the annotator chooses them (for the awk script)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,7 +71,7 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 	if *keysFile != "" {
-		if err := writeKeys(*keysFile, *keysN, c.Seed); err != nil {
+		if err := writeKeys(*keysFile, *keysList, *keysShape, *keysN, c.Seed); err != nil {
 			return err
 		}
 	}
@@ -127,15 +136,47 @@ func writeNotes(path string) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// writeKeys writes a custom catalog of n generated keys.
-func writeKeys(path string, n int, seed uint64) error {
+// writeKeys writes a custom catalog of n generated keys of a shape, and
+// when list is set the bare keys, one a line.
+func writeKeys(path, list, shape string, n int, seed uint64) error {
 	if n <= 0 {
 		return fmt.Errorf("-keys %d: want at least 1 with -keys-file", n)
 	}
+	keys, err := corpus.ShapedKeys(shape, n, seed)
+	if err != nil {
+		return err
+	}
 	var b strings.Builder
 	b.WriteString("code\tmessage\tmeaning\n")
-	for i, k := range corpus.Keys(n, seed) {
+	for i, k := range keys {
 		fmt.Fprintf(&b, "%s\tgenerated key %d\t生成的键\n", k, i)
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write keys: %w", err)
+	}
+	if list == "" {
+		return nil
+	}
+	if err := os.WriteFile(list, []byte(strings.Join(keys, "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write key list: %w", err)
+	}
+	return nil
+}
+
+// profileArg finds -profile's value in args ("default" without one).
+func profileArg(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, f := range []string{"-profile", "--profile"} {
+			if v, ok := strings.CutPrefix(a, f+"="); ok {
+				return v
+			}
+			if a == f && i+1 < len(args) {
+				return args[i+1]
+			}
+		}
+	}
+	return "default"
 }

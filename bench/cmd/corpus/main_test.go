@@ -50,3 +50,41 @@ func TestRejectsBadSize(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileAndKeyShape: -profile changes the text, a knob after it
+// still applies, and -keys-list holds the catalog's keys one a line.
+func TestProfileAndKeyShape(t *testing.T) {
+	var def, real, realNoUnknown bytes.Buffer
+	for _, c := range []struct {
+		args []string
+		out  *bytes.Buffer
+	}{{[]string{"-size", "64K"}, &def}, {[]string{"-profile", "real", "-size", "64K"}, &real},
+		{[]string{"-profile=real", "-size", "64K", "-unknown", "0"}, &realNoUnknown}} {
+		if err := run(c.args, c.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bytes.Equal(def.Bytes(), real.Bytes()) || bytes.Equal(real.Bytes(), realNoUnknown.Bytes()) {
+		t.Fatal("-profile or -unknown made no difference")
+	}
+	if err := run([]string{"-profile", "nope", "-size", "1K"}, &bytes.Buffer{}); err == nil {
+		t.Error("an unknown profile was accepted")
+	}
+	dir := t.TempDir()
+	tsv, list := filepath.Join(dir, "k.tsv"), filepath.Join(dir, "k.txt")
+	if err := run([]string{"-size", "1K", "-o", os.DevNull, "-keys", "50", "-keys-shape", "prefix", "-keys-file", tsv, "-keys-list", list}, nil); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := os.ReadFile(list)
+	c, _ := os.ReadFile(tsv)
+	keys := strings.Split(strings.TrimSpace(string(k)), "\n")
+	rows := strings.Split(strings.TrimSpace(string(c)), "\n")[1:]
+	if len(keys) != 50 || len(rows) != 50 {
+		t.Fatalf("%d keys listed, %d in the catalog, want 50", len(keys), len(rows))
+	}
+	for i, r := range rows {
+		if !strings.HasPrefix(keys[i], "ERR_") || !strings.HasPrefix(r, keys[i]+"\t") {
+			t.Fatalf("row %q does not go with key %q", r, keys[i])
+		}
+	}
+}

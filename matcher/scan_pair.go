@@ -1,0 +1,32 @@
+package matcher
+
+// indexPairIn returns the first c in [i, to-1) where text[c] is first and
+// text[c+1] lies in [lo, hi] (hi below 0x7f), or -1: indexPair over the
+// whole steps, a byte loop over the rest.
+func indexPairIn(text []byte, i, to int, first, lo, hi byte) int {
+	if i+1 >= to {
+		return -1
+	}
+	b := text[i:to]
+	if k := indexPair(b, first, lo, hi); k >= 0 {
+		return i + k - 1
+	}
+	for c := i + scanned(len(b)) - 1; c+1 < to; c++ {
+		if text[c] == first && text[c+1] >= lo && text[c+1] <= hi {
+			return c
+		}
+	}
+	return -1
+}
+
+// indexPairGeneric returns the first k in [1, scanned(len(b))) where
+// b[k-1] is first and b[k] lies in [lo, hi], or -1.
+func indexPairGeneric(b []byte, first, lo, hi byte) int {
+	end := scanned(len(b))
+	for k := 1; k < end; k++ {
+		if b[k-1] == first && b[k] >= lo && b[k] <= hi {
+			return k
+		}
+	}
+	return -1
+}
