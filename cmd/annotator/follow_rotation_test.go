@@ -432,11 +432,27 @@ func TestFollowStateDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write(make([]byte, 128<<10)) // fails part-way, once the disk is full
-	f.Close()
+	// Keep the disk full: a checkpoint written while the filler grows frees
+	// the old state file's page on rename, and the next one would take it.
+	stopFilling := make(chan struct{})
+	filled := make(chan struct{})
+	go func() {
+		defer close(filled)
+		for {
+			f.Write(make([]byte, 128<<10)) // fails part-way, once the disk is full
+			select {
+			case <-stopFilling:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
 	w.do("w 1000")
 	c.waitAll(t, w.seq)
 	a.waitLog("cannot write checkpoint now")
+	close(stopFilling)
+	<-filled
+	f.Close()
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
