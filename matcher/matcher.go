@@ -41,7 +41,8 @@ type Matcher interface {
 type Engine string
 
 const (
-	// Auto uses the numeric engine for six-digit codes beginning with 8
+	// Auto uses the numeric engine for six-digit codes beginning with 8,
+	// the digit-run engine for other keys when all of them are numbers,
 	// and Aho-Corasick for any other key, combining them when needed.
 	Auto Engine = "auto"
 	// Numeric serves only six-digit codes beginning with 8.
@@ -118,7 +119,7 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 			return n, nil
 		}
 		if len(numIdx) == 0 && !unknown {
-			return newAutomaton(keys), nil
+			return newOther(keys), nil
 		}
 		num, err := newNumeric(pick(keys, numIdx))
 		if err != nil {
@@ -126,11 +127,21 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 		}
 		num.unknown = unknown
 		return &combined{
-			num: remapped{num, numIdx}, ac: remapped{newAutomaton(pick(keys, otherIdx)), otherIdx},
+			num: remapped{num, numIdx}, ac: remapped{newOther(pick(keys, otherIdx)), otherIdx},
 		}, nil
 	default:
 		return nil, fmt.Errorf("unknown matcher engine %q (want auto, numeric or ahocorasick)", engine)
 	}
+}
+
+// newOther builds the engine for the keys the numeric engine does not
+// serve: the digit-run engine when every one is a number, else
+// Aho-Corasick.
+func newOther(keys []string) Matcher {
+	if d, err := newDigits(keys); err == nil {
+		return d
+	}
+	return newAutomaton(keys)
 }
 
 // IsNumericCode reports whether k is a six-digit code beginning with 8, the
@@ -209,8 +220,9 @@ type remapped struct {
 	idx []int
 }
 
-// combined runs the numeric engine and Aho-Corasick side by side and merges
-// their matches by position.
+// combined runs the numeric engine and another (Aho-Corasick or the
+// digit-run engine, in ac) side by side and merges their matches by
+// position.
 type combined struct {
 	num, ac remapped
 }

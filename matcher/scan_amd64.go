@@ -9,3 +9,8 @@ func wordStart8(b []byte) int
 //
 //go:noescape
 func indexPair(b []byte, first, lo, hi byte) int
+
+// digitBlocks is digitBlocksGeneric in SSE2 assembly.
+//
+//go:noescape
+func digitBlocks(b []byte, m []uint64) int

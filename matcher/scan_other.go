@@ -5,3 +5,5 @@ package matcher
 func wordStart8(b []byte) int { return wordStart8Generic(b) }
 
 func indexPair(b []byte, first, lo, hi byte) int { return indexPairGeneric(b, first, lo, hi) }
+
+func digitBlocks(b []byte, m []uint64) int { return digitBlocksGeneric(b, m) }
