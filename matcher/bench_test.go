@@ -81,3 +81,48 @@ func BenchmarkFindLines(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDigitKeys scans each corpus profile for the first key of a
+// catalog of 10,000 five-digit codes (the digits key shape), as the
+// annotator does over a block of lines, against the built-in codes on
+// the same text: the digit-run engine's cost on logs full of numbers.
+func BenchmarkDigitKeys(b *testing.B) {
+	digits, err := corpus.ShapedKeys("digits", 10000, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	codes, err := corpus.Codes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, profile := range corpus.Profiles {
+		c, err := corpus.Profile(profile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Size = 16 << 20
+		data := benchCorpus(b, c)
+		for _, k := range []struct {
+			name string
+			keys []string
+		}{{"digits", digits}, {"codes", codes}} {
+			m, err := matcher.New(k.keys, matcher.Auto)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(profile+"/"+k.name, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					for rest := data; ; {
+						p := m.First(rest)
+						if p < 0 {
+							break
+						}
+						rest = rest[p+1:]
+					}
+				}
+			})
+		}
+	}
+}
