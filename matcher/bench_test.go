@@ -82,12 +82,17 @@ func BenchmarkFindLines(b *testing.B) {
 	}
 }
 
-// BenchmarkDigitKeys scans each corpus profile for the first key of a
-// catalog of 10,000 five-digit codes (the digits key shape), as the
-// annotator does over a block of lines, against the built-in codes on
-// the same text: the digit-run engine's cost on logs full of numbers.
-func BenchmarkDigitKeys(b *testing.B) {
+// BenchmarkShapedKeys scans each corpus profile for the first key of a
+// catalog of 10,000 five-digit codes (the digits key shape: the digit-run
+// engine) and of 10,000 mixed-case names (the case shape: the bigram
+// prefilter), as the annotator does over a block of lines, against the
+// built-in codes on the same text.
+func BenchmarkShapedKeys(b *testing.B) {
 	digits, err := corpus.ShapedKeys("digits", 10000, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mixedCase, err := corpus.ShapedKeys("case", 10000, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,7 +110,7 @@ func BenchmarkDigitKeys(b *testing.B) {
 		for _, k := range []struct {
 			name string
 			keys []string
-		}{{"digits", digits}, {"codes", codes}} {
+		}{{"digits", digits}, {"case", mixedCase}, {"codes", codes}} {
 			m, err := matcher.New(k.keys, matcher.Auto)
 			if err != nil {
 				b.Fatal(err)

@@ -25,6 +25,10 @@ func TestBigramsChosen(t *testing.T) {
 			t.Errorf("pair %q looked for", p)
 		}
 	}
+	if b := a.bigrams; !b.ranged || b.lo1 != '_' || b.hi1 != 't' || b.lo2 != '2' || b.hi2 != 'T' {
+		// The humps hT, tT, nT, eM, kH and _2 of QueueDepth_2.
+		t.Errorf("pair ranges %q-%q then %q-%q (ranged %v), want _-t then 2-T", b.lo1, b.hi1, b.lo2, b.hi2, b.ranged)
+	}
 	if off := a.bigrams.off[pairIndex('t', 'T')]; off != 6 {
 		t.Errorf("tT lies up to %d bytes into a key, want 6 (requestTimeout17)", off)
 	}
@@ -44,10 +48,13 @@ func TestBigramsAgree(t *testing.T) {
 	forced := newAutomaton(rareKeys)
 	forced.rare, forced.pairs = nil, nil
 	forced.useBigrams(true)
+	// The byte loop, for pairs whose bytes lie in no range below 0x7f.
+	bytewise := newAutomaton(caseKeys)
+	bytewise.bigrams.ranged = false
 	for _, c := range []struct {
 		keys []string
 		ms   map[Engine]Matcher
-	}{{caseKeys, engines(t, caseKeys)}, {rareKeys, map[Engine]Matcher{"forced-bigrams": forced}}} {
+	}{{caseKeys, engines(t, caseKeys)}, {caseKeys, map[Engine]Matcher{"bytewise": bytewise}}, {rareKeys, map[Engine]Matcher{"forced-bigrams": forced}}} {
 		for i := 0; i < 20000; i++ {
 			var text []byte
 			for n := r.Intn(30); n > 0; n-- {

@@ -14,3 +14,8 @@ func indexPair(b []byte, first, lo, hi byte) int
 //
 //go:noescape
 func digitBlocks(b []byte, m []uint64) int
+
+// indexRangePair is indexRangePairGeneric in SSE2 assembly.
+//
+//go:noescape
+func indexRangePair(b []byte, lo1, hi1, lo2, hi2 byte) int

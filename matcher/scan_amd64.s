@@ -179,3 +179,88 @@ pairfound:
 pairnone:
 	MOVQ $-1, ret+32(FP)
 	RET
+
+// RPAIRS leaves in X2 the positions whose byte (X0) lies in (X9, X10) and
+// whose previous byte (X1) lies in (X11, X12); X3-X5 are clobbered.
+#define RPAIRS \
+	MOVOU X1, X3;    \
+	PCMPGTB X11, X3; \ // prev > lo1-1
+	MOVOU X12, X4;   \
+	PCMPGTB X1, X4;  \ // hi1+1 > prev
+	PAND X4, X3;     \
+	MOVOU X0, X2;    \
+	PCMPGTB X9, X2;  \ // > lo2-1
+	MOVOU X10, X5;   \
+	PCMPGTB X0, X5;  \ // hi2+1 >
+	PAND X5, X2;     \
+	PAND X3, X2
+
+// BROADCAST sets X to the byte at arg(FP) plus d (wrapping), in every
+// lane; AX is clobbered, BX holds 0x0101010101010101.
+#define BROADCAST(arg, d, X) \
+	MOVBQZX arg, AX; \
+	ADDQ $d, AX;     \
+	ANDQ $0xff, AX;  \
+	IMULQ BX, AX;    \
+	MOVQ AX, X;      \
+	PUNPCKLQDQ X, X
+
+// func indexRangePair(b []byte, lo1, hi1, lo2, hi2 byte) int
+//
+// SSE2, thirty-two then sixteen positions per step: the first k >= 1
+// where b[k-1] lies in [lo1, hi1] and b[k] in [lo2, hi2] (both ranges
+// below 0x7f), looking at whole steps only, or -1. It serves the bigram
+// prefilter (bigrams.go): a lower-case letter then an upper-case one,
+// the hump of camelCase, found many bytes a step rather than a table
+// lookup per byte.
+TEXT ·indexRangePair(SB), NOSPLIT, $0-40
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	MOVQ $0x0101010101010101, BX
+	BROADCAST(lo1+24(FP), -1, X11)
+	BROADCAST(hi1+25(FP), 1, X12)
+	BROADCAST(lo2+26(FP), -1, X9)
+	BROADCAST(hi2+27(FP), 1, X10)
+	MOVQ $1, DX
+
+rloop32:
+	LEAQ 32(DX), AX
+	CMPQ AX, CX
+	JA   rloop
+	MOVOU (SI)(DX*1), X0
+	MOVOU -1(SI)(DX*1), X1
+	RPAIRS
+	MOVOU X2, X7
+	MOVOU 16(SI)(DX*1), X0
+	MOVOU 15(SI)(DX*1), X1
+	RPAIRS
+	PMOVMSKB X7, BX
+	PMOVMSKB X2, R8
+	SHLL $16, R8
+	ORL  R8, BX
+	JNZ rfound
+	MOVQ AX, DX
+	JMP rloop32
+
+rloop:
+	LEAQ 16(DX), AX
+	CMPQ AX, CX
+	JA   rnone
+	MOVOU (SI)(DX*1), X0
+	MOVOU -1(SI)(DX*1), X1
+	RPAIRS
+	PMOVMSKB X2, BX
+	TESTL BX, BX
+	JNZ rfound
+	MOVQ AX, DX
+	JMP rloop
+
+rfound:
+	BSFL BX, BX
+	ADDQ BX, DX
+	MOVQ DX, ret+32(FP)
+	RET
+
+rnone:
+	MOVQ $-1, ret+32(FP)
+	RET

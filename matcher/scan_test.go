@@ -148,3 +148,49 @@ func TestIndexPairAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexRangePairAgree holds the range-pair scan (assembly on amd64),
+// its portable twin and a byte loop to the same answers, with the
+// ranges' edges, bytes from 0x80 and every position.
+func TestIndexRangePairAgree(t *testing.T) {
+	alphabet := []byte("aAzZ09_`{@[/:\x7f\x80\xff\x00 ")
+	r := rand.New(rand.NewSource(29))
+	buf := make([]byte, 120)
+	for n := 0; n < 200000; n++ {
+		text := buf[:r.Intn(len(buf))]
+		for j := range text {
+			if r.Intn(5) == 0 {
+				text[j] = byte(r.Intn(256))
+			} else {
+				text[j] = alphabet[r.Intn(len(alphabet))]
+			}
+		}
+		lo1, hi1, lo2, hi2 := byte('a'), byte('z'), byte('A'), byte('Z')
+		switch n % 3 {
+		case 1:
+			lo1, hi1, lo2, hi2 = 0, 0x7e, '0', '9'
+		case 2:
+			lo1, hi1, lo2, hi2 = '_', '_', 0, 0x7e
+		}
+		i, to := 0, len(text)
+		if len(text) > 0 && n%2 == 1 {
+			i = r.Intn(len(text))
+			to = i + r.Intn(len(text)-i+1)
+		}
+		want := -1
+		for c := i; c+1 < to; c++ {
+			if text[c] >= lo1 && text[c] <= hi1 && text[c+1] >= lo2 && text[c+1] <= hi2 {
+				want = c
+				break
+			}
+		}
+		if got := indexRangePairIn(text, i, to, lo1, hi1, lo2, hi2); got != want {
+			t.Fatalf("indexRangePairIn(%q, %d, %d, %q-%q, %q-%q) = %d, want %d", text, i, to, lo1, hi1, lo2, hi2, got, want)
+		}
+		if len(text) > 0 {
+			if a, g := indexRangePair(text, lo1, hi1, lo2, hi2), indexRangePairGeneric(text, lo1, hi1, lo2, hi2); a != g {
+				t.Fatalf("indexRangePair(%q) = %d, the generic one says %d", text, a, g)
+			}
+		}
+	}
+}
