@@ -40,10 +40,11 @@ const (
 )
 
 // digitKeys reports whether the digit-run engine can serve keys: every
-// one ASCII digits, none longer than maxDigitKey.
+// one ASCII digits, none empty (the masks look for runs of at least one)
+// or longer than maxDigitKey.
 func digitKeys(keys []string) bool {
 	for _, k := range keys {
-		if len(k) > maxDigitKey {
+		if len(k) == 0 || len(k) > maxDigitKey {
 			return false
 		}
 		for i := 0; i < len(k); i++ {

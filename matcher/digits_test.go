@@ -34,6 +34,9 @@ func TestDigitsChosen(t *testing.T) {
 			t.Errorf("%q: Auto chose %T, want Aho-Corasick", keys, m)
 		}
 	}
+	if _, err := newDigits([]string{"1", ""}); err == nil {
+		t.Error("the digit-run engine took an empty key")
+	}
 	// Six-digit codes beginning with 8 go to the numeric engine, the
 	// other numbers to the digit-run engine.
 	m, _ := New(digitKeysMixed, Auto)
