@@ -82,21 +82,9 @@ func TestDigitsAgree(t *testing.T) {
 					copy(text[p:], " "+keys[r.Intn(len(keys))]+" ")
 				}
 			} else {
-				for n := r.Intn(30); n > 0; n-- {
-					if r.Intn(4) == 0 {
-						text = append(text, keys[r.Intn(len(keys))]...)
-					} else {
-						text = append(text, pieces[r.Intn(len(pieces))]...)
-					}
-				}
+				text = appendPieces(r, text, keys, pieces)
 			}
-			from, to := 0, len(text)
-			if len(text) > 0 && i%2 == 1 {
-				from = r.Intn(len(text))
-				to = from + r.Intn(len(text)-from+1)
-			}
-			checkAgree(t, keys, ms, text, from, to)
-			checkAgreeWith(t, referenceUnknown, keys, us, text, from, to)
+			checkAgreeSpan(t, r, i%2 == 1, keys, ms, us, text)
 		}
 	}
 }

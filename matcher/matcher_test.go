@@ -310,13 +310,7 @@ func TestRandomAgreement(t *testing.T) {
 		ms, us := engines(t, keys), unknownEngines(t, keys)
 		for i := 0; i < 20000; i++ {
 			text := randomText(r, keys)
-			from, to := 0, len(text)
-			if len(text) > 0 && i%2 == 1 {
-				from = r.Intn(len(text))
-				to = from + r.Intn(len(text)-from+1)
-			}
-			checkAgree(t, keys, ms, text, from, to)
-			checkAgreeWith(t, referenceUnknown, keys, us, text, from, to)
+			checkAgreeSpan(t, r, i%2 == 1, keys, ms, us, text)
 		}
 	}
 }
@@ -474,4 +468,30 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		}
 	}
+}
+
+// appendPieces appends up to 29 pieces to text, a key for one in four and
+// one of pieces for the rest.
+func appendPieces(r *rand.Rand, text []byte, keys, pieces []string) []byte {
+	for n := r.Intn(30); n > 0; n-- {
+		if r.Intn(4) == 0 {
+			text = append(text, keys[r.Intn(len(keys))]...)
+		} else {
+			text = append(text, pieces[r.Intn(len(pieces))]...)
+		}
+	}
+	return text
+}
+
+// checkAgreeSpan holds the engines ms and us to the references on text,
+// whole or, with part, on a random span of it.
+func checkAgreeSpan(t *testing.T, r *rand.Rand, part bool, keys []string, ms, us map[Engine]Matcher, text []byte) {
+	t.Helper()
+	from, to := 0, len(text)
+	if len(text) > 0 && part {
+		from = r.Intn(len(text))
+		to = from + r.Intn(len(text)-from+1)
+	}
+	checkAgree(t, keys, ms, text, from, to)
+	checkAgreeWith(t, referenceUnknown, keys, us, text, from, to)
 }

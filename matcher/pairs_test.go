@@ -49,20 +49,8 @@ func TestPairsAgree(t *testing.T) {
 		us := unknownEngines(t, keys)
 		for i := 0; i < 20000; i++ {
 			var text []byte
-			for n := r.Intn(30); n > 0; n-- {
-				if r.Intn(4) == 0 {
-					text = append(text, keys[r.Intn(len(keys))]...)
-				} else {
-					text = append(text, pieces[r.Intn(len(pieces))]...)
-				}
-			}
-			from, to := 0, len(text)
-			if len(text) > 0 && i%2 == 1 {
-				from = r.Intn(len(text))
-				to = from + r.Intn(len(text)-from+1)
-			}
-			checkAgree(t, keys, ms, text, from, to)
-			checkAgreeWith(t, referenceUnknown, keys, us, text, from, to)
+			text = appendPieces(r, text, keys, pieces)
+			checkAgreeSpan(t, r, i%2 == 1, keys, ms, us, text)
 		}
 	}
 }
