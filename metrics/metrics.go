@@ -92,6 +92,10 @@ type Registry struct {
 	catalogCodes   *vm.Gauge
 	reloadOK       *vm.Gauge
 	reloadTime     *vm.Gauge
+
+	// txnOpen is when the open Kafka transaction began (Unix ns), 0 when
+	// none is open.
+	txnOpen atomic.Int64
 }
 
 var (
@@ -422,4 +426,16 @@ func (r *Registry) Handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
+}
+
+// TxnHook is what the exactly-once Kafka stage reports of its
+// transactions.
+type TxnHook interface {
+	// TransactionOpened: a transaction began at at.
+	TransactionOpened(at time.Time)
+	// TransactionEnded: the open transaction committed or aborted after
+	// being open for age.
+	TransactionEnded(committed bool, age time.Duration)
+	// Fenced: a newer producer with the same transactional ID took over.
+	Fenced()
 }

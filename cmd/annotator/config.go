@@ -151,6 +151,8 @@ func inputSchema() []config.Key {
 		{Name: "inputs.kafka.commit_interval", Kind: config.Duration, Flag: "kafka-commit-interval"},
 		{Name: "inputs.kafka.drain_timeout", Kind: config.Duration, Flag: "kafka-drain-timeout"},
 		{Name: "inputs.kafka.max_in_flight", Kind: config.Size, Flag: "kafka-max-in-flight"},
+		{Name: "inputs.kafka.guarantee", Kind: config.String, Flag: "kafka-guarantee"},
+		{Name: "inputs.kafka.transactional_id", Kind: config.String, Flag: "kafka-transactional-id"},
 		{Name: "sinks.kafka.topic", Kind: config.String, Flag: "kafka-out-topic"},
 		{Name: "sinks.kafka.compression", Kind: config.String, Flag: "kafka-compression"},
 		{Name: "sinks.kafka.batch_timeout", Kind: config.Duration, Flag: "kafka-batch-timeout"},

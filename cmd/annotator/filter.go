@@ -19,6 +19,7 @@ import (
 	"github.com/annotator-dev/annotator/pipeline"
 	"github.com/annotator-dev/annotator/sinks"
 	"github.com/annotator-dev/annotator/sources"
+	"github.com/annotator-dev/annotator/sources/kafkatxn"
 )
 
 // coreFlags are the flags every run shares, whatever feeds it and
@@ -86,6 +87,9 @@ type runEnv struct {
 	// metrics takes file offsets, checkpoints and Kafka lag; nil when
 	// metrics are off, and safe to call then.
 	metrics *metrics.Registry
+	// txnStage is the exactly-once Kafka stage when the input built one:
+	// the Kafka output produces into its transactions.
+	txnStage *kafkatxn.Stage
 }
 
 // An input is one way of feeding the pipeline (files and stdin, followed

@@ -13,11 +13,15 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	franzsasl "github.com/twmb/franz-go/pkg/sasl"
+	franzplain "github.com/twmb/franz-go/pkg/sasl/plain"
+	franzscram "github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/annotator-dev/annotator/internal/flagvalue"
 	"github.com/annotator-dev/annotator/pipeline"
 	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 	kafkasrc "github.com/annotator-dev/annotator/sources/kafka"
+	"github.com/annotator-dev/annotator/sources/kafkatxn"
 )
 
 // kafkaPasswordEnv holds the SASL password when --kafka-sasl-password is
@@ -36,6 +40,9 @@ type kafkaConn struct {
 	saslUser       string
 	saslPassword   string
 	connectTimeout time.Duration
+	// out is the Kafka output's settings, which an exactly-once input
+	// produces with (set when the output registers).
+	out *kafkaOutput
 }
 
 // kafkaList is a repeatable flag taking comma-separated values.
@@ -147,6 +154,24 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	return nil, usagef("--kafka-sasl %q: want plain, scram-sha-256 or scram-sha-512", c.saslMechanism)
 }
 
+// clientSASL is the SASL mechanism as franz-go, which the exactly-once
+// stage is built on, takes it; sasl has checked the settings.
+func (c *kafkaConn) clientSASL() franzsasl.Mechanism {
+	password := c.saslPassword
+	if password == "" {
+		password = os.Getenv(kafkaPasswordEnv)
+	}
+	switch strings.ToLower(c.saslMechanism) {
+	case "plain":
+		return franzplain.Auth{User: c.saslUser, Pass: password}.AsMechanism()
+	case "scram-sha-256":
+		return franzscram.Auth{User: c.saslUser, Pass: password}.AsSha256Mechanism()
+	case "scram-sha-512":
+		return franzscram.Auth{User: c.saslUser, Pass: password}.AsSha512Mechanism()
+	}
+	return nil
+}
+
 // security returns the TLS and SASL settings, or a usage error.
 func (c *kafkaConn) security() (*tls.Config, sasl.Mechanism, error) {
 	if len(c.brokers) == 0 {
@@ -173,7 +198,15 @@ type kafkaInput struct {
 	commitInterval time.Duration
 	drainTimeout   time.Duration
 	maxInFlight    int
+	guarantee      string
+	txnID          string
 }
+
+// The delivery guarantees of the Kafka stage (--kafka-guarantee).
+const (
+	atLeastOnce = "at-least-once"
+	exactlyOnce = "exactly-once"
+)
 
 func (i *kafkaInput) register(fs *flag.FlagSet) {
 	i.conn = sharedKafkaConn(fs)
@@ -188,6 +221,10 @@ func (i *kafkaInput) register(fs *flag.FlagSet) {
 		"how long a partition being given up waits for its records in flight, 100ms to 10m")
 	fs.Var(flagvalue.NewSize(&i.maxInFlight, kafkasrc.DefaultInFlightBytes, 1<<20, 1<<30), "kafka-max-in-flight",
 		"bytes of consumed records fetched and not yet delivered, which bounds the stage's memory, 1MiB to 1GiB")
+	fs.Var(flagvalue.NewChoice(&i.guarantee, atLeastOnce, atLeastOnce, exactlyOnce), "kafka-guarantee",
+		"at-least-once, or exactly-once: output records and input offsets committed in one Kafka transaction every --kafka-commit-interval (needs --kafka-out-topic; readers use isolation.level=read_committed)")
+	fs.StringVar(&i.txnID, "kafka-transactional-id", "",
+		"with exactly-once, this instance's transactional id, unique per instance and kept across its restarts (a pod's name) so that a restart aborts what it left open (default: one per process)")
 }
 
 // check validates the flags' combination, for check and for a run.
@@ -197,6 +234,12 @@ func (i *kafkaInput) check() error {
 		return usagef("--kafka-group needs --kafka-topic")
 	case len(i.topics) > 0 && i.group == "":
 		return usagef("--kafka-topic needs --kafka-group")
+	case i.guarantee == exactlyOnce && len(i.topics) == 0:
+		return usagef("--kafka-guarantee exactly-once needs --kafka-topic: only a Kafka input is read in transactions")
+	case i.txnID != "" && i.guarantee != exactlyOnce:
+		return usagef("--kafka-transactional-id needs --kafka-guarantee exactly-once")
+	case i.guarantee == exactlyOnce && (i.conn.out == nil || i.conn.out.topic == ""):
+		return usagef("--kafka-guarantee exactly-once needs --kafka-out-topic: only a Kafka topic takes output in a transaction")
 	}
 	return nil
 }
@@ -215,6 +258,9 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 	if err != nil {
 		return nil, err
 	}
+	if i.guarantee == exactlyOnce {
+		return i.transactional(ctx, env, t)
+	}
 	commit := i.commitInterval
 	if commit == 0 {
 		commit = kafkasrc.CommitEachBatch
@@ -230,6 +276,33 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 		cfg.Membership = env.metrics
 	}
 	return kafkasrc.New(ctx, cfg)
+}
+
+// transactional builds the exactly-once stage, whose sink the Kafka
+// output then hands out.
+func (i *kafkaInput) transactional(ctx context.Context, env *runEnv, t *tls.Config) (pipeline.Source, error) {
+	o := i.conn.out
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	m, _ := i.conn.sasl() // checked by security
+	cfg := kafkatxn.Config{
+		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group,
+		OutTopic: o.topic, DeadLetterTopic: o.dlqTopic, TransactionalID: i.txnID,
+		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: i.commitInterval,
+		StartTimeout: i.conn.connectTimeout, Compression: o.compression, ProduceTime: o.timestamp == "produce",
+		BufferedBytes: i.maxInFlight,
+		TLS:           t, SASL: m, ClientSASL: i.conn.clientSASL(), Log: env.log,
+	}
+	if env.metrics != nil { // a nil registry in the interface would still be called
+		cfg.Txn, cfg.Membership, cfg.Lag, cfg.Produce = env.metrics, env.metrics, env.metrics, env.metrics
+	}
+	stage, err := kafkatxn.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	env.txnStage = stage
+	return stage, nil
 }
 
 func (*kafkaInput) failures() int { return 0 }
@@ -258,6 +331,7 @@ func (f *setFlag) Set(s string) error {
 
 func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	o.conn = sharedKafkaConn(fs)
+	o.conn.out = o
 	fs.StringVar(&o.topic, "kafka-out-topic", "", "produce the annotated lines to this Kafka topic instead of standard output")
 	fs.Var(flagvalue.NewChoice(&o.compression, "none", "none", "gzip", "snappy", "lz4", "zstd"), "kafka-compression", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
 	var unused time.Duration
@@ -268,25 +342,36 @@ func (o *kafkaOutput) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.dlqTopic, "kafka-dlq-topic", "", "set records the output topic refuses (too large, invalid) aside in this topic and go on; without it they stop the run")
 }
 
-func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, error) {
+// check validates the output's settings without a topic.
+func (o *kafkaOutput) check() error {
 	if o.topic == "" {
 		if o.dlqTopic != "" {
-			return nil, usagef("--kafka-dlq-topic needs --kafka-out-topic")
+			return usagef("--kafka-dlq-topic needs --kafka-out-topic")
 		}
 		if o.timestamp != "input" {
-			return nil, usagef("--kafka-timestamp needs --kafka-out-topic")
+			return usagef("--kafka-timestamp needs --kafka-out-topic")
 		}
 		if o.compression != "none" {
-			return nil, usagef("--kafka-compression needs --kafka-out-topic")
+			return usagef("--kafka-compression needs --kafka-out-topic")
 		}
-		return nil, nil
 	}
-	t, m, err := o.conn.security()
-	if err != nil {
+	return nil
+}
+
+func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, error) {
+	if err := o.check(); err != nil || o.topic == "" {
 		return nil, err
 	}
 	if o.batchTimeout.given {
 		env.log.Warn("sinks.kafka batch_timeout has no effect: each batch is produced as soon as it is annotated; remove the setting")
+	}
+	if env.txnStage != nil {
+		// Exactly once: the output goes into the input's transactions.
+		return env.txnStage.Sink(), nil
+	}
+	t, m, err := o.conn.security()
+	if err != nil {
+		return nil, err
 	}
 	cfg := kafkasink.Config{
 		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,

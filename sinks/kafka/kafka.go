@@ -158,12 +158,12 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	// (one request per partition): a request over it would be refused
 	// whole.
 	s.out = &producer{client: client, topic: cfg.Topic, balancer: s.balancer, compression: comp,
-		maxBytes: batchLimit(ctx, client, cfg.Topic, cfg.Log), log: cfg.Log}
+		maxBytes: RecordLimit(ctx, client, cfg.Topic, cfg.Log), log: cfg.Log}
 	if cfg.DeadLetterTopic != "" {
 		// Records set aside are rare; a key goes where Java's
 		// partitioner would put it.
 		s.dlq = &producer{client: client, topic: cfg.DeadLetterTopic, balancer: &kafkago.Murmur2Balancer{}, compression: comp,
-			maxBytes: batchLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log), log: cfg.Log}
+			maxBytes: RecordLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log), log: cfg.Log}
 	}
 	return s, nil
 }
@@ -172,13 +172,13 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 // against max.message.bytes with the records.
 const batchOverhead = 61
 
-// batchLimit is the most bytes of records one produce request to topic
+// RecordLimit is the most bytes of records one produce request to topic
 // may hold: the topic's max.message.bytes (its own setting, or the
 // broker's message.max.bytes it inherits) less a batch header. When the
 // setting cannot be read (no DescribeConfigs permission, say), Kafka's
 // default is assumed and a note logged: a larger limit then goes unused,
 // a smaller one still works, with refused requests sent again in halves.
-func batchLimit(ctx context.Context, c *kafkago.Client, topic string, log *slog.Logger) int {
+func RecordLimit(ctx context.Context, c *kafkago.Client, topic string, log *slog.Logger) int {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resp, err := c.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{{

@@ -36,7 +36,7 @@ type producer struct {
 	compression kafkago.Compression
 	// maxBytes bounds the estimated size of one produce request's
 	// records: the topic's max.message.bytes less a batch header (see
-	// batchLimit). A single message over it is refused for itself, as
+	// RecordLimit). A single message over it is refused for itself, as
 	// the broker would refuse it.
 	maxBytes int
 	// parts is 0…n-1 for the balancer, kept between calls.
@@ -150,7 +150,7 @@ func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
 	}
 	if sizeRefused && time.Since(p.limitRead) >= limitRecheck {
 		p.limitRead = time.Now()
-		if n := batchLimit(ctx, p.client, p.topic, p.log); n != p.maxBytes {
+		if n := RecordLimit(ctx, p.client, p.topic, p.log); n != p.maxBytes {
 			p.log.Info("kafka output: the topic's max.message.bytes changed; produce requests follow it",
 				"topic", p.topic, "was", p.maxBytes+batchOverhead, "now", n+batchOverhead)
 			p.maxBytes = n
