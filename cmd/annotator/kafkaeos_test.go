@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/annotator-dev/annotator/internal/kafkatest"
+	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 )
 
 // eosArgs are the arguments of an exactly-once stage member with its own
@@ -154,5 +156,122 @@ func TestKafkaExactlyOnceUsage(t *testing.T) {
 		if !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: stderr does not say %q:\n%s", tc.args, tc.want, stderr)
 		}
+	}
+}
+
+// TestKafkaExactlyOnceFenced: a second instance given the first one's
+// transactional id fences it: the first stops with exit 1 and an error
+// saying so, the second goes on, and the output still holds every record
+// exactly once.
+func TestKafkaExactlyOnceFenced(t *testing.T) {
+	b := kafkatest.Start(t)
+	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
+	group, id := b.Name("group"), b.Name("txn")
+	a, aErr := startBin(t, eosArgs(b, in, out, group, id)...)
+	b.Produce(in, records(0, 1000)...)
+	waitCommitted(t, b, out, 1000, 60*time.Second, aErr)
+	c, cErr := startBin(t, eosArgs(b, in, out, group, id)...)
+	produced := make(chan struct{})
+	go func() { // the stream: ends by itself
+		defer close(produced)
+		for i := 0; i < 20; i++ {
+			b.Produce(in, records(1000+i*100, 100)...)
+			time.Sleep(50 * time.Millisecond) // pacing the stream, not synchronising
+		}
+	}()
+	if code := exitWithin(t, a, 60*time.Second); code != 1 {
+		t.Fatalf("fenced instance: exit status %d, want 1; stderr:\n%s", code, aErr)
+	}
+	if !strings.Contains(aErr.String(), "fenced: another producer with the transactional id "+id) {
+		t.Errorf("fenced instance's stderr does not say it was fenced:\n%s", aErr)
+	}
+	<-produced
+	const n = 1000 + 20*100
+	waitCommitted(t, b, out, n, 90*time.Second, aErr, cErr)
+	c.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, c, 30*time.Second); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM; stderr:\n%s", code, cErr)
+	}
+	readExactlyOnce(t, b, out, n, 2, aErr, cErr)
+}
+
+// TestKafkaExactlyOnceDeadLetter: with exactly-once and a dead-letter
+// topic, the record the output refuses is set aside in the same
+// transaction as the others' output and offsets: read_committed, the
+// dead-letter topic holds it once and the output every other record once.
+// The metrics count the transactions and show none open once idle.
+func TestKafkaExactlyOnceDeadLetter(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
+	b := kafkatest.Start(t)
+	const n, bad = 300, 120
+	in, out, poison := poisonInput(t, b, n, bad)
+	dlq := b.CreateTopic("dlq", 1)
+	group := b.Name("group")
+	cmd, stderr := startBin(t, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", group,
+		"--kafka-out-topic", out, "--kafka-dlq-topic", dlq, "--kafka-commit-interval", "100ms", "--metrics-addr", "127.0.0.1:0",
+		"--kafka-guarantee", "exactly-once")
+	base := metricsBase(t, stderr)
+	waitCommitted(t, b, out, n-1, 60*time.Second, stderr)
+	waitMetricsCond(t, stderr, "every offset committed", func() bool {
+		return b.Committed(group, in, 1)[0] == n
+	})
+	dead := b.ReadCommitted(dlq, 2, 5*time.Second)
+	if len(dead) != 1 || string(dead[0].Key) != string(poison.Key) || string(dead[0].Value) != string(poison.Value) {
+		t.Fatalf("dead-letter topic holds %d records (want 1, the refused one as read); stderr:\n%s", len(dead), stderr)
+	}
+	h := map[string]string{}
+	for _, x := range dead[0].Headers {
+		h[x.Key] = string(x.Value)
+	}
+	if h[kafkasink.SourceTopicHeader] != in || h[kafkasink.SourceOffsetHeader] != fmt.Sprint(bad) || h[kafkasink.ErrorHeader] == "" {
+		t.Errorf("dead letter headers %v: want the source topic, offset %d and the reason", h, bad)
+	}
+	got := b.ReadCommitted(out, n, 10*time.Second)
+	distinct, dups := checkOutput(t, got)
+	if distinct != n-1 || dups != 0 {
+		t.Fatalf("read_committed output: %d distinct, %d duplicates; want %d once each", distinct, dups, n-1)
+	}
+	var page string
+	waitMetricsCond(t, stderr, "the transactions counted", func() bool {
+		page = scrape(t, base)
+		v, _ := metricValue(page, `annotator_kafka_transactions_total{result="committed"}`)
+		d, _ := metricValue(page, `annotator_kafka_dead_letters_total{topic="`+in+`"}`)
+		return v >= 1 && d == 1
+	})
+	if v, ok := metricValue(page, `annotator_kafka_transaction_open_seconds`); !ok || v > 5 {
+		t.Errorf("annotator_kafka_transaction_open_seconds = %v (found %v), want a small age", v, ok)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, stderr)
+	}
+}
+
+// TestKafkaExactlyOncePoisonStops: without a dead-letter topic the
+// refused record stops the stage with exit 1 naming it; its transaction
+// aborts, so the committed output is exactly the output of the committed
+// input offsets, none past the refused record.
+func TestKafkaExactlyOncePoisonStops(t *testing.T) {
+	b := kafkatest.Start(t)
+	const n, bad = 300, 120
+	in, out, _ := poisonInput(t, b, n, bad)
+	group := b.Name("group")
+	cmd, stderr := startBin(t, "--kafka-brokers", strings.Join(b.Addrs, ","), "--kafka-topic", in, "--kafka-group", group,
+		"--kafka-out-topic", out, "--kafka-commit-interval", "0", "--kafka-guarantee", "exactly-once")
+	if code := exitWithin(t, cmd, 60*time.Second); code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, stderr)
+	}
+	want := fmt.Sprintf("refused the record at topic %s partition 0 offset %d", in, bad)
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, stderr)
+	}
+	off := b.Committed(group, in, 1)[0]
+	if off > bad {
+		t.Errorf("committed offset %d is past the refused record at %d", off, bad)
+	}
+	got := b.ReadCommitted(out, n, 5*time.Second)
+	distinct, dups := checkOutput(t, got)
+	if committed := max(off, 0); int64(distinct) != committed || dups != 0 {
+		t.Errorf("read_committed output: %d distinct, %d duplicates; want the %d records committed, once each", distinct, dups, committed)
 	}
 }

@@ -230,10 +230,11 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	// A record batch over the topic's limit would be refused whole, good
 	// records with the bad: batches stay under it, and a record over it
 	// alone is refused by the client, for itself.
-	limit := kafkasink.RecordLimit(ctx, client, cfg.OutTopic, cfg.Log)
+	limits := map[string]int32{cfg.OutTopic: int32(kafkasink.RecordLimit(ctx, client, cfg.OutTopic, cfg.Log))}
 	if cfg.DeadLetterTopic != "" {
-		limit = min(limit, kafkasink.RecordLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log))
+		limits[cfg.DeadLetterTopic] = int32(kafkasink.RecordLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log))
 	}
+	limit := int(limits[cfg.OutTopic])
 
 	s := &Stage{cfg: cfg, log: cfg.Log, next: map[partitionKey]int64{}, hwm: map[partitionKey]int64{}, txnHook: cfg.Txn}
 	s.assign.hook = cfg.Membership
@@ -253,7 +254,12 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 		kgo.RebalanceTimeout(max(30*time.Second, cfg.TransactionTimeout)),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
-		kgo.ProducerBatchMaxBytes(int32(limit)),
+		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
+			if l, ok := limits[topic]; ok {
+				return l
+			}
+			return int32(limit) // the client's own check of an empty topic
+		}),
 		kgo.MaxBufferedBytes(cfg.BufferedBytes),
 		kgo.MaxBufferedRecords(1 << 20),
 		kgo.ProducerBatchCompression(comp),

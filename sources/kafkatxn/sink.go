@@ -98,6 +98,10 @@ func (p *producer) failedRecord(o *pipeline.Output, r *kgo.Record, err error) {
 	switch {
 	case refusedRecord(err):
 		p.refused = append(p.refused, refusal{out: o, rec: r, err: err})
+	case fenced(err):
+		if p.fatalErr == nil {
+			p.fatalErr = p.stage.fenced(err)
+		}
 	case fatalProduce(err):
 		if p.fatalErr == nil {
 			p.fatalErr = fmt.Errorf("kafka output: topic %s: %w", r.Topic, err)

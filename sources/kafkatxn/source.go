@@ -66,8 +66,6 @@ func (s *Stage) begin() error {
 		return fmt.Errorf("kafka exactly-once: begin a transaction: %w", err)
 	}
 	s.inTxn = true
-	s.txnStart = time.Now()
-	s.txnHook.TransactionOpened(s.txnStart)
 	return nil
 }
 
@@ -112,6 +110,12 @@ func (s *Stage) batch(fetches kgo.Fetches) *pipeline.Batch {
 		b.Records = append(b.Records, rec)
 		s.next[partitionKey{r.Topic, r.Partition}] = r.Offset + 1
 	})
+	if s.handed == 0 {
+		// The broker learns of a transaction with its first records:
+		// its age, and the commit interval, count from there.
+		s.txnStart = time.Now()
+		s.txnHook.TransactionOpened(s.txnStart)
+	}
 	s.handed += n
 	s.mu.Lock()
 	s.outstanding++
@@ -165,6 +169,7 @@ func (s *Stage) end(ctx context.Context, commit bool) error {
 		}
 	}
 	age := time.Since(s.txnStart)
+	empty := s.handed == 0
 	if commit {
 		// Records the output refused go to the dead-letter topic, in
 		// this transaction, or stop the stage; other produce failures
@@ -186,12 +191,12 @@ func (s *Stage) end(ctx context.Context, commit bool) error {
 	committed, err := s.sess.End(endCtx, try)
 	cancel()
 	offsets := s.reset()
-	s.txnHook.TransactionEnded(committed, age)
+	if !empty {
+		s.txnHook.TransactionEnded(committed, age)
+	}
 	if err != nil {
 		if fenced(err) {
-			s.txnHook.Fenced()
-			return fmt.Errorf("kafka exactly-once: fenced: another producer with the transactional id %s took over (two instances given one --kafka-transactional-id?): %w",
-				s.cfg.TransactionalID, err)
+			return s.fenced(err)
 		}
 		return fmt.Errorf("kafka exactly-once: ending a transaction: %w", err)
 	}
@@ -217,12 +222,15 @@ func (s *Stage) end(ctx context.Context, commit bool) error {
 func (s *Stage) abort(ctx context.Context, age time.Duration) {
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := s.sess.End(endCtx, kgo.TryAbort); err != nil {
+	if _, err := s.sess.End(endCtx, kgo.TryAbort); err != nil && !fenced(err) {
+		// A fenced producer's transaction was aborted by the newer one.
 		s.log.Warn("kafka exactly-once: aborting the transaction failed; the coordinator aborts it after the transaction timeout",
 			"err", err, "timeout", s.cfg.TransactionTimeout)
 	}
+	if s.handed > 0 {
+		s.txnHook.TransactionEnded(false, age)
+	}
 	s.reset()
-	s.txnHook.TransactionEnded(false, age)
 }
 
 // reset forgets the ended transaction, returning the offsets its
@@ -255,6 +263,14 @@ func (s *Stage) backoff(ctx context.Context) {
 // transactional ID took over: it can never produce again.
 func fenced(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
+// fenced counts and explains the end of a producer a newer one with its
+// transactional id took over.
+func (s *Stage) fenced(err error) error {
+	s.txnHook.Fenced()
+	return fmt.Errorf("kafka exactly-once: fenced: another producer with the transactional id %s took over (two instances given one --kafka-transactional-id?): %w",
+		s.cfg.TransactionalID, err)
 }
 
 // Close ends the stage: the open transaction commits if every batch
