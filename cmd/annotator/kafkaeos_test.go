@@ -275,3 +275,25 @@ func TestKafkaExactlyOncePoisonStops(t *testing.T) {
 		t.Errorf("read_committed output: %d distinct, %d duplicates; want the %d records committed, once each", distinct, dups, committed)
 	}
 }
+
+// TestKafkaExactlyOnceBrokerRestart: the broker goes away mid-stream and
+// comes back on the same port; the stage's transactions resume, and the
+// output holds every record exactly once.
+func TestKafkaExactlyOnceBrokerRestart(t *testing.T) {
+	b := kafkatest.StartLocal(t)
+	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
+	group := b.Name("group")
+	cmd, stderr := startBin(t, eosArgs(b, in, out, group, b.Name("txn"))...)
+	b.Produce(in, records(0, 1000)...)
+	waitCommitted(t, b, out, 1000, 60*time.Second, stderr)
+	b.Stop()
+	time.Sleep(3 * time.Second) // the stage meets a broker that is gone
+	b.Restart()
+	b.Produce(in, records(1000, 1000)...)
+	waitCommitted(t, b, out, 2000, 90*time.Second, stderr)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, stderr)
+	}
+	readExactlyOnce(t, b, out, 2000, 2, stderr)
+}

@@ -179,15 +179,27 @@ func (c *Cluster) WaitWhole() {
 // Coordinator returns the node that coordinates group.
 func (c *Cluster) Coordinator(group string) *Node {
 	c.t.Helper()
+	return c.coordinator(group, kafkago.CoordinatorKeyTypeConsumer)
+}
+
+// TxnCoordinator returns the node that coordinates the transactions of
+// the producer with the transactional id.
+func (c *Cluster) TxnCoordinator(id string) *Node {
+	c.t.Helper()
+	return c.coordinator(id, kafkago.CoordinatorKeyTypeTransaction)
+}
+
+func (c *Cluster) coordinator(key string, typ kafkago.CoordinatorKeyType) *Node {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		resp, err := c.Client().FindCoordinator(ctx, &kafkago.FindCoordinatorRequest{Key: group, KeyType: kafkago.CoordinatorKeyTypeConsumer})
+		resp, err := c.Client().FindCoordinator(ctx, &kafkago.FindCoordinatorRequest{Key: key, KeyType: typ})
 		if err == nil && resp.Error == nil {
 			return c.Node(resp.Coordinator.NodeID)
 		}
 		if ctx.Err() != nil {
-			c.t.Fatalf("coordinator of %s: %v / %v", group, err, resp)
+			c.t.Fatalf("coordinator of %s: %v / %v", key, err, resp)
 		}
 		time.Sleep(100 * time.Millisecond) // polling until the group has one
 	}
