@@ -105,7 +105,7 @@ fi
 echo "== go test (broker failure and scaling tests against a 3-node Apache Kafka $version)"
 status=0
 ANNOTATOR_KAFKA_CLUSTER=$work go test -count=1 -timeout 20m ./cmd/annotator/ \
-  -run 'KafkaCluster|KafkaMembersJoin|KafkaMemberLeaves|KafkaPartitionsAdded|KafkaTopicDeleted|KafkaKillAtLeastOnce|KafkaDeadLetter|KafkaPoisonStops' \
+  -run 'KafkaCluster|KafkaMembersJoin|KafkaMemberLeaves|KafkaPartitionsAdded|KafkaTopicDeleted|KafkaKillAtLeastOnce|KafkaDeadLetter|KafkaPoisonStops|KafkaExactlyOnce' \
   -v >"$work/test.log" 2>&1 || status=$?
 # The verdicts and the figures the tests log; everything on failure.
 grep -E '^(=== RUN|--- |PASS|FAIL|ok)|_test.go:[0-9]+: ' "$work/test.log" || true

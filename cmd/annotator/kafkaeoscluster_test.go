@@ -119,6 +119,6 @@ func TestKafkaClusterExactlyOnce(t *testing.T) {
 	fed.Wait()
 	waitCommitted(t, c.Broker, g.out, total, 180*time.Second, g.logs...)
 	g.stop(0, syscall.SIGTERM)
-	readExactlyOnce(t, c.Broker, g.out, total, 6, g.logs...)
+	readExactlyOnce(t, c.Broker, g.in, g.out, 6, g.logs...)
 	t.Logf("exactly once on the cluster: %d records through a member kill, two broker kills, a rolling restart and scaling 2→1→3→1", total)
 }

@@ -42,3 +42,34 @@ func (b *Broker) ReadCommitted(topic string, want int, timeout time.Duration) []
 	}
 	return out
 }
+
+// Records returns how many records topic's partitions hold (the sum of
+// their end offsets, for a topic nothing was deleted from).
+func (b *Broker) Records(topic string, partitions int) int {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reqs := make([]kafkago.OffsetRequest, partitions)
+	for p := range reqs {
+		reqs[p] = kafkago.LastOffsetOf(p)
+	}
+	for {
+		resp, err := b.Client().ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: reqs}})
+		if err == nil {
+			n := 0
+			for _, p := range resp.Topics[topic] {
+				if p.Error != nil {
+					err = p.Error
+				}
+				n += int(p.LastOffset)
+			}
+			if err == nil && len(resp.Topics[topic]) == partitions {
+				return n
+			}
+		}
+		if ctx.Err() != nil {
+			b.t.Fatalf("end offsets of %s: %v", topic, err)
+		}
+		time.Sleep(200 * time.Millisecond) // a broker of a cluster coming back
+	}
+}

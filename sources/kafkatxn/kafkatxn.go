@@ -139,7 +139,6 @@ type Stage struct {
 
 	assign    assignment
 	closeOnce sync.Once
-	closeErr  error
 	txnHook   metrics.TxnHook
 }
 

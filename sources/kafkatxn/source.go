@@ -80,6 +80,9 @@ func (s *Stage) fetchErrors(ctx context.Context, fetches kgo.Fetches) error {
 			}
 		case errors.Is(fe.Err, kerr.UnknownTopicOrPartition), errors.Is(fe.Err, kerr.UnknownTopicID):
 			return fmt.Errorf("kafka input: topic %s is gone: %w", fe.Topic, fe.Err)
+		case fe.Topic == "":
+			// The client's own errors: joining the group, mostly.
+			s.log.Warn("kafka input: the consumer group session failed, retrying", "group", s.cfg.Group, "err", fe.Err)
 		default:
 			s.log.Warn("kafka input: fetch failed, retrying", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 		}
@@ -284,12 +287,16 @@ func (s *Stage) Close() error {
 			all := s.outstanding == 0
 			s.mu.Unlock()
 			if all && s.out.fatal() == nil {
-				s.closeErr = s.end(ctx, true)
+				if err := s.end(ctx, true); err != nil {
+					// Nothing of it is committed: the partitions' next
+					// owner processes its records, once.
+					s.log.Warn("kafka exactly-once: the last transaction did not commit; its records are processed again by the partitions' next owner", "err", err)
+				}
 			} else {
 				s.abort(ctx, time.Since(s.txnStart))
 			}
 		}
 		s.sess.Close()
 	})
-	return s.closeErr
+	return nil
 }
