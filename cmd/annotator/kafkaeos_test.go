@@ -96,13 +96,13 @@ func TestKafkaExactlyOnceKill(t *testing.T) {
 	a, aErr := startBin(t, eosArgs(b, in, out, group, idA)...)
 	c, cErr := startBin(t, eosArgs(b, in, out, group, idC)...)
 
-	const chunks, per = 40, 500
+	const chunks, per = 80, 250
 	produced := make(chan struct{})
 	go func() { // the stream: ends by itself
 		defer close(produced)
 		for i := 0; i < chunks; i++ {
 			b.Produce(in, records(i*per, per)...)
-			time.Sleep(25 * time.Millisecond) // pacing the stream, not synchronising
+			time.Sleep(50 * time.Millisecond) // pacing the stream, not synchronising
 		}
 	}()
 	waitCommitted(t, b, out, 4*per, 60*time.Second, aErr, cErr)
@@ -112,6 +112,11 @@ func TestKafkaExactlyOnceKill(t *testing.T) {
 			t.Fatalf("the first instance never got partitions; stderr:\n%s", aErr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-produced:
+		t.Fatal("the stream ended before the kill: the test would prove nothing")
+	default:
 	}
 	if err := a.Process.Kill(); err != nil {
 		t.Fatal(err)
