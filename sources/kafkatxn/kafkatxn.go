@@ -264,6 +264,9 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 			return int32(limit) // the client's own check of an empty topic
 		}),
 		kgo.MaxBufferedBytes(cfg.BufferedBytes),
+		// Fetched and not yet handed out: a quarter of the bound, as the
+		// at-least-once stage's batches (a larger record still comes).
+		kgo.FetchMaxBytes(int32(max(cfg.BufferedBytes/4, 1<<20))),
 		kgo.MaxBufferedRecords(1 << 20),
 		kgo.ProducerBatchCompression(comp),
 		// Records with a key go where Java's partitioner puts them
