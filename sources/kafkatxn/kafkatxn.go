@@ -253,7 +253,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 		// Partitions added to an input topic are found within this, as
 		// the at-least-once stage watches for them (franz-go's default
 		// is 5 minutes).
-		kgo.MetadataMaxAge(5*time.Second),
+		kgo.MetadataMaxAge(5 * time.Second),
 		kgo.RebalanceTimeout(max(30*time.Second, cfg.TransactionTimeout)),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
