@@ -34,7 +34,7 @@ func TestHelp(t *testing.T) {
 			}
 		}
 		// The ways of running a few use are summed up, whole in their topic.
-		for _, p := range []string{"(8 more: annotator help follow)", "(20 more: annotator help kafka)"} {
+		for _, p := range []string{"(8 more: annotator help follow)", "(22 more: annotator help kafka)"} {
 			if !strings.Contains(out, p) {
 				t.Errorf("%v: no pointer %q", args, p)
 			}

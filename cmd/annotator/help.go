@@ -29,7 +29,7 @@ var flagGroups = []struct {
 	{"Catalog", []string{"catalog", "catalog-replace", "catalog-watch", "catalog-settle", "prefer"}, ""},
 	{"Follow (sidecar)", []string{"follow", "state", "start-at", "poll-interval", "checkpoint-interval", "rotated", "poll-only", "close-inactive", "max-open-files"}, "follow"},
 	{"Kafka", []string{"kafka-brokers", "kafka-topic", "kafka-group", "kafka-start", "kafka-out-topic",
-		"kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-session-timeout", "kafka-commit-interval",
+		"kafka-guarantee", "kafka-transactional-id", "kafka-dlq-topic", "kafka-timestamp", "kafka-compression", "kafka-session-timeout", "kafka-commit-interval",
 		"kafka-drain-timeout", "kafka-max-in-flight", "kafka-connect-timeout", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert",
 		"kafka-tls-key", "kafka-tls-server-name", "kafka-sasl", "kafka-sasl-user", "kafka-sasl-password"}, "kafka"},
 	{"Operations", []string{"c", "metrics-addr", "log-level", "log-format", "drain-timeout", "version"}, ""},
@@ -51,6 +51,7 @@ var argNames = map[string]string{
 	"kafka-out-topic": "TOPIC", "kafka-dlq-topic": "TOPIC", "kafka-compression": "CODEC", "kafka-timestamp": "WHICH", "kafka-batch-timeout": "DURATION", "drain-timeout": "DURATION", "catalog-settle": "DURATION", "kafka-tls-ca": "FILE", "kafka-tls-cert": "FILE",
 	"kafka-tls-key": "FILE", "kafka-tls-server-name": "NAME", "kafka-sasl": "MECHANISM",
 	"kafka-sasl-user": "USER", "kafka-sasl-password": "PASSWORD", "kafka-max-in-flight": "SIZE",
+	"kafka-guarantee": "GUARANTEE", "kafka-transactional-id": "ID",
 }
 
 // writeHelp prints c's usage: the usage line, what it does and its flags
