@@ -43,7 +43,8 @@ type Engine string
 const (
 	// Auto uses the numeric engine for six-digit codes beginning with 8,
 	// the digit-run engine for other keys when all of them are numbers,
-	// and Aho-Corasick for any other key, combining them when needed.
+	// the prefix engine when they all begin with one prefix, and
+	// Aho-Corasick for any other key, combining them when needed.
 	Auto Engine = "auto"
 	// Numeric serves only six-digit codes beginning with 8.
 	Numeric Engine = "numeric"
@@ -135,11 +136,14 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 }
 
 // newOther builds the engine for the keys the numeric engine does not
-// serve: the digit-run engine when every one is a number, else
-// Aho-Corasick.
+// serve: the digit-run engine when every one is a number, the prefix
+// engine when all share a prefix, else Aho-Corasick.
 func newOther(keys []string) Matcher {
 	if d, err := newDigits(keys); err == nil {
 		return d
+	}
+	if p, err := newPrefixed(keys); err == nil {
+		return p
 	}
 	return newAutomaton(keys)
 }

@@ -380,12 +380,13 @@ func TestAutomatonOverlaps(t *testing.T) {
 
 // FuzzEnginesAgree is the differential fuzz target: the numeric engine,
 // Aho-Corasick (with each prefilter: start bytes, rare bytes, rare pairs,
-// bigrams), the digit-run engine and the combined engine must find exactly what the plain reference
-// finds, and FirstKey the first key and the numbers before it.
+// bigrams), the digit-run engine, the prefix engine and the combined
+// engine must find exactly what the plain reference finds, and FirstKey
+// the first key and the numbers before it.
 func FuzzEnginesAgree(f *testing.F) {
 	for _, s := range []string{"code=898001", "1898001 898001.5 3.898001", "错误码898001，", "898001898001", "E11000 898001", "xERR_X1_E ERR_X1_Ex A_E_E DB_LOCK",
 		"retry_count=3 ERR_00042_ABCD ERR_CONN AUTH_TIMEOUT_4127x request_timeout_17 x_", "AppleWebKit AuthTimeout4127 xrequestTimeout17 cacheMiss",
-		"400 85593 1.41270 41270.5 v41270 0042 42 123456 8980012"} {
+		"400 85593 1.41270 41270.5 v41270 0042 42 123456 8980012", "a_b ERR_ ERR_1 xERR_12 ERR_00042_ABCD ERR_9.5 ERR_X X_\u00e9a [E42] [E5"} {
 		f.Add([]byte(s), uint16(0), uint16(0xffff))
 	}
 	numKeys := codes
@@ -399,6 +400,11 @@ func FuzzEnginesAgree(f *testing.F) {
 	caseMs := engines(f, caseKeys)
 	dig5Ms, dig5Us := digitEngines(f, digitKeys5)
 	digMixMs, digMixUs := digitEngines(f, digitKeysMixed)
+	preKeys := [][]string{prefixKeys, prefixInnerKeys, prefixWideKeys, prefixPunctKeys}
+	preMs, preUs := make([]map[Engine]Matcher, len(preKeys)), make([]map[Engine]Matcher, len(preKeys))
+	for i, keys := range preKeys {
+		preMs[i], preUs[i] = prefixEngines(f, keys)
+	}
 	f.Fuzz(func(t *testing.T, text []byte, a, b uint16) {
 		if len(text) > 4096 {
 			text = text[:4096] // the reference is quadratic
@@ -424,6 +430,10 @@ func FuzzEnginesAgree(f *testing.F) {
 		checkAgreeWith(t, referenceUnknown, numKeys, numUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, mixed, mixUs, text, from, to)
 		checkAgreeWith(t, referenceUnknown, strKeys, strUs, text, from, to)
+		for i, keys := range preKeys {
+			checkAgree(t, keys, preMs[i], text, from, to)
+			checkAgreeWith(t, referenceUnknown, keys, preUs[i], text, from, to)
+		}
 	})
 }
 
