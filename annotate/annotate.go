@@ -108,9 +108,19 @@ func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
 	}
 	// Merge mode writes either form, depending on the line.
 	withText, withJSON := opts.Format != JSON, opts.Format != Text
+	if withText {
+		// Sized once: grown note by note, a large catalog's text was
+		// copied a dozen times at every start.
+		size := 0
+		for _, n := range notes {
+			size += len(n.Code) + len(n.Message) + len(n.Meaning) + len(" [ | ]")
+		}
+		a.text = make([]byte, 0, size)
+		a.textEnd = make([]uint32, 0, len(notes))
+	}
 	for _, n := range notes {
 		if withText {
-			a.text = append(a.text, textNote(n)...)
+			a.text = appendTextNote(a.text, n)
 			a.textEnd = append(a.textEnd, uint32(len(a.text)))
 		}
 		if withJSON {
@@ -141,16 +151,19 @@ func New(m matcher.Matcher, notes []Note, opts Options) (*Annotator, error) {
 // does not say rather than showing an empty field: " [CODE | meaning]"
 // without a message, " [CODE message]" without a meaning, " [CODE]"
 // without either. JSON keeps both keys, empty, so its shape never changes.
-func textNote(n Note) []byte {
+// It is appended to dst in place: a catalog of 10,000 keys is rendered at
+// every start, and a few allocations per note were most of annotate.New's
+// time.
+func appendTextNote(dst []byte, n Note) []byte {
 	msg, meaning := strings.TrimSpace(oneLine(n.Message)), strings.TrimSpace(oneLine(n.Meaning))
-	b := []byte(" [" + n.Code)
+	dst = append(append(dst, " ["...), n.Code...)
 	if msg != "" {
-		b = append(b, " "+msg...)
+		dst = append(append(dst, ' '), msg...)
 	}
 	if meaning != "" {
-		b = append(b, " | "+meaning...)
+		dst = append(append(dst, " | "...), meaning...)
 	}
-	return append(b, ']')
+	return append(dst, ']')
 }
 
 // noteOut is what is appended for key k in the annotator's format (text
@@ -178,7 +191,7 @@ func part(block []byte, end []uint32, k int) []byte {
 
 // oneLine keeps a note from breaking the line it is appended to.
 func oneLine(s string) string {
-	if !bytes.ContainsAny([]byte(s), "\r\n") {
+	if !strings.ContainsAny(s, "\r\n") {
 		return s
 	}
 	return string(bytes.Map(func(r rune) rune {
