@@ -69,7 +69,7 @@ func NewWithUnknown(keys []string, engine Engine) (Matcher, error) {
 }
 
 func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
-	seen := make(map[string]int, len(keys))
+	seen := newKeySet(keys)
 	for i, k := range keys {
 		if k == "" {
 			return nil, fmt.Errorf("key %d is empty", i)
@@ -77,10 +77,9 @@ func build(keys []string, engine Engine, unknown bool) (Matcher, error) {
 		if strings.ContainsAny(k, "\r\n") {
 			return nil, fmt.Errorf("key %q holds a line terminator", k)
 		}
-		if j, dup := seen[k]; dup {
+		if j, ok := seen.add(i); !ok {
 			return nil, fmt.Errorf("key %q given twice (at %d and %d)", k, j, i)
 		}
-		seen[k] = i
 	}
 	var numIdx, otherIdx []int
 	for i, k := range keys {

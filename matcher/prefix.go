@@ -23,11 +23,10 @@ import (
 // the keys is built in well under a millisecond.
 type prefixed struct {
 	prefix []byte
-	// index maps each key to its position in the caller's slice; lens
-	// holds the keys' distinct lengths, shortest first, so that matches
-	// at one start come out in the order before wants.
-	index map[string]int32
-	lens  []int
+	// set holds the keys; lens their distinct lengths, shortest first,
+	// so that matches at one start come out in the order before wants.
+	set  *keySet
+	lens []int
 	// The scan looks for text[c] == first with follow[text[c+1]], at c =
 	// start+at. When ranged, every byte in follow lies in [lo, hi], below
 	// 0x7f, and indexPairIn finds such pairs many bytes a step.
@@ -71,9 +70,9 @@ func newPrefixed(keys []string) (*prefixed, error) {
 	if !p.choosePair(keys) {
 		return nil, errNotPrefixed
 	}
-	p.index = make(map[string]int32, len(keys))
-	for i, k := range keys {
-		p.index[k] = int32(i)
+	p.set = newKeySet(slices.Clone(keys)) // the caller may reuse its slice
+	for i := range keys {
+		p.set.add(i) // distinct: New checked
 	}
 	return p, nil
 }
@@ -183,8 +182,8 @@ func (p *prefixed) scan(text []byte, from, to int, found func(start, end, key in
 			if s+n > to {
 				break
 			}
-			k, ok := p.index[string(text[s:s+n])]
-			if ok && Valid(text, s, s+n) && !found(s, s+n, int(k)) {
+			k := p.set.index(text[s : s+n])
+			if k >= 0 && Valid(text, s, s+n) && !found(s, s+n, k) {
 				return
 			}
 		}
