@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -80,16 +81,10 @@ func (l *Loader) combine() (*catalog.Catalog, [sha256.Size]byte, error) {
 	h := sha256.New()
 	custom := make([]*catalog.Catalog, 0, len(l.Files))
 	for _, f := range l.Files {
-		data, err := os.ReadFile(f)
+		data, err := readHashed(h, f)
 		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is in FileError already
-			}
-			return nil, sum, &FileError{Path: f, Err: err}
+			return nil, sum, err
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", f, len(data))
-		h.Write(data)
 		c, err := catalog.Parse(f, data)
 		if err != nil {
 			return nil, sum, err // names the file and line already
@@ -102,6 +97,36 @@ func (l *Loader) combine() (*catalog.Catalog, [sha256.Size]byte, error) {
 	}
 	copy(sum[:], h.Sum(nil))
 	return c, sum, nil
+}
+
+// readHashed reads the custom catalog file f and adds its name and
+// contents to h.
+func readHashed(h hash.Hash, f string) ([]byte, error) {
+	data, err := os.ReadFile(f)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in FileError already
+		}
+		return nil, &FileError{Path: f, Err: err}
+	}
+	fmt.Fprintf(h, "%s\x00%d\x00", f, len(data))
+	h.Write(data)
+	return data, nil
+}
+
+// sum is the checksum of the custom files' contents, as a load would
+// record it, read without building anything.
+func (l *Loader) sum() ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	h := sha256.New()
+	for _, f := range l.Files {
+		if _, err := readHashed(h, f); err != nil {
+			return sum, err
+		}
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
 
 // Load builds a complete catalog.
@@ -166,8 +191,11 @@ type Reloader struct {
 	sum     [sha256.Size]byte // owned by the Run goroutine after New
 	version int64
 	hup     chan os.Signal
-	watcher *fsnotify.Watcher
-	settle  time.Duration
+	// watchFiles asks Run to watch the catalog files, from settle after
+	// it starts; watcher is then the watch, owned by Run.
+	watchFiles bool
+	watcher    *fsnotify.Watcher
+	settle     time.Duration
 }
 
 // DefaultSettle is how long a changed catalog file must be still before it
@@ -181,12 +209,23 @@ const DefaultSettle = time.Second
 // be nil, takes the catalog's version and load outcomes. The caller runs
 // Run, which stops listening when its context ends; Close stops
 // listening when Run is never started.
+//
+// Run watches the files only from settle after it starts, and then
+// compares their checksum with the loaded catalog's, so a change made
+// before is not missed. Ending a watch (an inotify instance) waits in the
+// kernel for a grace period, 10-15 ms on a shared two-core machine, also
+// when the process exits without closing it: a run that reads a file and
+// exits sooner than settle should not pay that. With a custom catalog it
+// was a fifth of annotating 256 MiB.
 func New(l *Loader, log *slog.Logger, reg *metrics.Registry, watch bool, settle time.Duration) (*Reloader, error) {
 	if settle <= 0 {
 		settle = DefaultSettle
 	}
-	r := &Reloader{loader: l, log: log, reg: reg, settle: settle}
-	r.watch(watch)
+	r := &Reloader{loader: l, log: log, reg: reg, settle: settle, watchFiles: watch && len(l.Files) > 0}
+	// SIGHUP is heard from before the first load, so that one sent
+	// while the catalogs load is not missed.
+	r.hup = make(chan os.Signal, 1)
+	signal.Notify(r.hup, syscall.SIGHUP)
 	ld, err := l.Load()
 	if err != nil {
 		r.Close()
@@ -220,14 +259,8 @@ func (r *Reloader) reload(why string, force bool) {
 	r.log.Info("catalog reloaded", "trigger", why, "version", r.version, "codes", ld.Ann.Len())
 }
 
-// watch starts listening for reload triggers. It runs before the first
-// load, so that a change made while the catalogs load is not missed.
-func (r *Reloader) watch(files bool) {
-	r.hup = make(chan os.Signal, 1)
-	signal.Notify(r.hup, syscall.SIGHUP)
-	if !files || len(r.loader.Files) == 0 {
-		return
-	}
+// watch starts watching the catalog files' directories.
+func (r *Reloader) watch() {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		r.log.Error("cannot watch catalog files; SIGHUP still reloads", "err", err)
@@ -279,10 +312,27 @@ func (r *Reloader) Run(ctx context.Context) {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	defer debounce.Stop()
+	var watchFrom <-chan time.Time
+	if r.watchFiles {
+		t := time.NewTimer(settle)
+		defer t.Stop()
+		watchFrom = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-watchFrom:
+			watchFrom = nil
+			r.watch()
+			if r.watcher != nil {
+				events, errs = r.watcher.Events, r.watcher.Errors
+			}
+			// A change made before the watch began: read once the
+			// file is still, as for a change seen.
+			if sum, err := r.loader.sum(); err != nil || sum != r.sum {
+				debounce.Reset(settle)
+			}
 		case <-hup:
 			r.reload("SIGHUP", true)
 		case ev := <-events:

@@ -159,3 +159,41 @@ func TestReloaderWaitsForTheFileToSettle(t *testing.T) {
 		}
 	}
 }
+
+// The files are watched only from the settling time after Run starts: a
+// run over sooner never makes the inotify instance whose end the kernel
+// makes it wait for. A change made before the watch begins is still
+// loaded (by checksum), and one made after it (by the watch).
+func TestReloaderWatchesLate(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.tsv")
+	write(t, f, "KA\tv1\n")
+	r, err := New(&Loader{Files: []string{f}, Replace: true}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, true, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.watcher != nil {
+		t.Fatal("watching before Run")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	write(t, f, "KA\tv2\n") // before the watch
+	start := time.Now()
+	waitFor := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if annotateLine(t, r.Ann.Load(), "KA\n") == want {
+				return
+			}
+		}
+		t.Fatalf("never annotated as %q", want)
+	}
+	waitFor("KA [KA v2]\n")
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("reloaded after %v, before the watch began", d)
+	}
+	write(t, f, "KA\tv3\n") // watched
+	waitFor("KA [KA v3]\n")
+}
