@@ -7,7 +7,8 @@
 # then replaces itself with the JVM, so the caller's process id is the
 # app's. Needs Java 17+ and Maven.
 #
-#   bash bench/kafka/streams.sh BOOTSTRAP IN OUT APPLICATION_ID CODES.tsv THREADS STATE_DIR
+#   bash bench/kafka/streams.sh BOOTSTRAP IN OUT APPLICATION_ID CODES.tsv THREADS STATE_DIR [GUARANTEE]
+#   (GUARANTEE: at_least_once, the default, or exactly_once_v2)
 #   bash bench/kafka/streams.sh build    # fetch and compile only
 #
 #   STREAMS_VERSION  kafka-streams version (default 4.1.0, the broker's)

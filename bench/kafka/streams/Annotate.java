@@ -26,7 +26,13 @@ import org.apache.kafka.streams.kstream.Produced;
  * digits starting with 8 that the table knows, not touched by an ASCII
  * letter, digit or underscore, and not part of a decimal number.
  *
- * Usage: Annotate BOOTSTRAP IN OUT APPLICATION_ID CODES.tsv THREADS STATE_DIR
+ * Usage: Annotate BOOTSTRAP IN OUT APPLICATION_ID CODES.tsv THREADS STATE_DIR [GUARANTEE]
+ *
+ * GUARANTEE is processing.guarantee: at_least_once (the default) or
+ * exactly_once_v2. Commits are every second with either (Kafka Streams'
+ * own default is 30 s with at_least_once and 100 ms with exactly_once_v2),
+ * as annotator's --kafka-commit-interval, so both pay for the same number
+ * of transactions or offset commits.
  *
  * CODES.tsv is `annotator codes` output (code, message, meaning, sources);
  * the first variant of a code wins, as in annotator's built-in preference.
@@ -135,8 +141,13 @@ public final class Annotate {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 7) {
-            System.err.println("usage: Annotate BOOTSTRAP IN OUT APPLICATION_ID CODES.tsv THREADS STATE_DIR");
+        if (args.length != 7 && args.length != 8) {
+            System.err.println("usage: Annotate BOOTSTRAP IN OUT APPLICATION_ID CODES.tsv THREADS STATE_DIR [at_least_once|exactly_once_v2]");
+            System.exit(2);
+        }
+        String guarantee = args.length == 8 ? args[7] : StreamsConfig.AT_LEAST_ONCE;
+        if (!guarantee.equals(StreamsConfig.AT_LEAST_ONCE) && !guarantee.equals(StreamsConfig.EXACTLY_ONCE_V2)) {
+            System.err.println("Annotate: guarantee " + guarantee + ": want at_least_once or exactly_once_v2");
             System.exit(2);
         }
         Annotate a = new Annotate(load(Path.of(args[4])));
@@ -144,7 +155,7 @@ public final class Annotate {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, args[3]);
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Integer.parseInt(args[5]));
         p.put(StreamsConfig.STATE_DIR_CONFIG, args[6]);
