@@ -9,14 +9,29 @@
 //
 // With kfake the broker runs in the same process and shares the CPU.
 //
+// -guarantee exactly-once runs the exactly-once stage (sources/kafkatxn)
+// instead, and -guarantee both runs the two, one after the other, on the
+// same input. An exactly-once run ends when a read_committed reader can
+// see every record: the group's committed input offsets (read with
+// require_stable) reach every record and no transaction is open on the
+// output (its last stable offsets are its end offsets).
+//
 // With -streams (a real broker only) the same input topic then goes
 // through the Kafka Streams app of bench/kafka/streams (built and run by
-// bench/kafka/streams.sh) into a second output topic, measured the same
-// way from outside; the two outputs are then compared record by record.
+// bench/kafka/streams.sh) into another output topic, once per guarantee
+// asked for (at_least_once, exactly_once_v2), measured the same way from
+// outside. Every output is then read back with read_committed and
+// compared record by record with the first.
+//
+// With -latency D each of those stages then moves a paced stream
+// (-latency-rate records/s for D, on topics of its own) and the bench
+// reports, per stage, the time from producing an input record until a
+// read_committed reader holds its output: median, p99 and maximum.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -36,108 +51,323 @@ import (
 	"github.com/annotator-dev/annotator/pipeline"
 	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 	kafkasrc "github.com/annotator-dev/annotator/sources/kafka"
+	"github.com/annotator-dev/annotator/sources/kafkatxn"
 )
 
+// The delivery guarantees, as --kafka-guarantee spells them.
+const (
+	atLeastOnce = "at-least-once"
+	exactlyOnce = "exactly-once"
+)
+
+// config is one invocation of the bench.
+type config struct {
+	brokers     string
+	n           int
+	partitions  int
+	replication int
+	compression string
+	format      string
+	// commit is the offset commit interval (at-least-once) or the
+	// longest a transaction stays open (exactly-once); 0: every batch.
+	commit     time.Duration
+	cpuprofile string
+	guarantees []string // atLeastOnce, exactlyOnce, in the order run
+	streams    *streamsRun
+	// latency, when positive, is how long each stage moves a paced
+	// stream of latencyRate records/s for the latency measurement.
+	latency     time.Duration
+	latencyRate int
+}
+
 func main() {
-	brokers := flag.String("brokers", os.Getenv("ANNOTATOR_KAFKA_BROKERS"), "brokers (default: an in-process kfake broker)")
-	n := flag.Int("records", 1_000_000, "records to move")
-	partitions := flag.Int("partitions", 4, "partitions of each topic")
-	replication := flag.Int("replication", 1, "replication factor of each topic (3 on a 3-node cluster)")
-	compression := flag.String("compression", "none", "produce compression")
-	format := flag.String("format", "text", "output format: text, json or merge")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the stage (not of filling the input) here")
-	commit := flag.Duration("commit-interval", time.Second, "offset commit interval; 0 commits after every batch")
+	var c config
+	flag.StringVar(&c.brokers, "brokers", os.Getenv("ANNOTATOR_KAFKA_BROKERS"), "brokers (default: an in-process kfake broker)")
+	flag.IntVar(&c.n, "records", 1_000_000, "records to move")
+	flag.IntVar(&c.partitions, "partitions", 4, "partitions of each topic")
+	flag.IntVar(&c.replication, "replication", 1, "replication factor of each topic (3 on a 3-node cluster)")
+	flag.StringVar(&c.compression, "compression", "none", "produce compression")
+	flag.StringVar(&c.format, "format", "text", "output format: text, json or merge")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the stage (not of filling the input) here; with -guarantee both, one per guarantee, the guarantee's name appended")
+	flag.DurationVar(&c.commit, "commit-interval", time.Second, "offset commit interval (at-least-once), how long a transaction stays open (exactly-once); 0 commits after every batch")
+	guarantee := flag.String("guarantee", atLeastOnce, "the stage's delivery guarantee: at-least-once, exactly-once, or both (one after the other on the same input); the Streams app runs with the same")
 	streams := flag.Bool("streams", false, "also run the Kafka Streams app on the same input and compare (needs -brokers, Java 17+ and Maven)")
 	streamsScript := flag.String("streams-script", "bench/kafka/streams.sh", "the script that builds and runs the Kafka Streams app")
 	streamsThreads := flag.Int("streams-threads", 2, "the Kafka Streams app's stream threads")
+	flag.DurationVar(&c.latency, "latency", 0, "then measure end-to-end latency: each stage moves a paced stream this long (0: no latency measurement)")
+	flag.IntVar(&c.latencyRate, "latency-rate", 1000, "records per second of the paced stream of -latency")
 	flag.Parse()
-	if *streams && (*brokers == "" || *format != "text" || *compression != "none") {
+	switch *guarantee {
+	case atLeastOnce, exactlyOnce:
+		c.guarantees = []string{*guarantee}
+	case "both":
+		c.guarantees = []string{atLeastOnce, exactlyOnce}
+	default:
+		log.Fatalf("-guarantee %q: want at-least-once, exactly-once or both", *guarantee)
+	}
+	if *streams && (c.brokers == "" || c.format != "text" || c.compression != "none") {
 		log.Fatal("-streams needs -brokers, text format and no compression: the Streams app is measured on a real broker with the same output")
 	}
-	var st *streamsRun
-	if *streams {
-		st = &streamsRun{script: *streamsScript, threads: *streamsThreads}
+	if c.latency > 0 && c.latencyRate <= 0 {
+		log.Fatal("-latency-rate must be positive")
 	}
-	if err := run(*brokers, *n, *partitions, *replication, *compression, *format, *commit, *cpuprofile, st); err != nil {
+	if *streams {
+		c.streams = &streamsRun{script: *streamsScript, threads: *streamsThreads}
+	}
+	if _, err := run(context.Background(), c); err != nil {
 		log.Print(err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers string, n, partitions, replication int, compression, format string, commit time.Duration, cpuprofile string, st *streamsRun) error {
-	ctx := context.Background()
+// row is one stage's throughput measurement.
+type row struct {
+	name      string // "annotator at-least-once", "Kafka Streams exactly_once_v2", …
+	guarantee string
+	streams   bool
+	out       string // its output topic
+	result
+}
+
+// report is what run measured, for the tests.
+type report struct {
+	rows     []row
+	outputs  []outputRead // in the order of rows
+	latency  []latencyRow
+	differ   int
+	loadavgs []string
+}
+
+func run(ctx context.Context, c config) (*report, error) {
 	note := ", broker apart"
-	if brokers == "" {
+	if c.brokers == "" {
 		note = ", broker included"
-		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+		cl, err := kfake.NewCluster(kfake.NumBrokers(1))
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("start kfake: %w", err)
 		}
-		defer c.Close()
-		brokers = strings.Join(c.ListenAddrs(), ",")
+		defer cl.Close()
+		c.brokers = strings.Join(cl.ListenAddrs(), ",")
 	}
-	addrs := strings.Split(brokers, ",")
+	addrs := strings.Split(c.brokers, ",")
 	suffix := fmt.Sprint(time.Now().UnixNano())
-	in, out := "bench-in-"+suffix, "bench-out-"+suffix
+	in := "bench-in-" + suffix
+	var rows []row
+	for _, g := range c.guarantees {
+		rows = append(rows, row{name: "annotator " + g, guarantee: g, out: outTopic("bench-out-", g, suffix)})
+	}
+	if c.streams != nil {
+		for _, g := range c.guarantees {
+			rows = append(rows, row{name: "Kafka Streams " + streamsGuarantee(g), guarantee: g, streams: true,
+				out: outTopic("bench-out-", g, suffix) + "-streams"})
+		}
+	}
 	tr := &kafkago.Transport{}
 	defer tr.CloseIdleConnections()
 	client := &kafkago.Client{Addr: kafkago.TCP(addrs...), Transport: tr, Timeout: 30 * time.Second}
-	if _, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{
-		{Topic: in, NumPartitions: partitions, ReplicationFactor: replication},
-		{Topic: out, NumPartitions: partitions, ReplicationFactor: replication},
-		{Topic: out + "-streams", NumPartitions: partitions, ReplicationFactor: replication},
-	}}); err != nil {
-		return fmt.Errorf("create topics: %w", err)
+	topics := []string{in}
+	for _, r := range rows {
+		topics = append(topics, r.out)
 	}
-	time.Sleep(time.Second) // let the topics' leaders settle before producing
+	if err := createTopics(ctx, client, topics, c.partitions, c.replication); err != nil {
+		return nil, err
+	}
+	adm, err := newAdmin(addrs)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.close()
 
-	fmt.Printf("filling %s with %d records of 150 bytes…\n", in, n)
+	fmt.Printf("filling %s with %d records of 150 bytes…\n", in, c.n)
 	w := &kafkago.Writer{Addr: kafkago.TCP(addrs...), Topic: in, Transport: tr, Balancer: &kafkago.RoundRobin{},
 		RequiredAcks: kafkago.RequireAll, BatchSize: 10000, BatchTimeout: time.Millisecond}
 	msgs := make([]kafkago.Message, 0, 20000)
-	for i := 0; i < n; i++ {
+	for i := 0; i < c.n; i++ {
 		msgs = append(msgs, kafkago.Message{Value: record(i)})
-		if len(msgs) == cap(msgs) || i == n-1 {
+		if len(msgs) == cap(msgs) || i == c.n-1 {
 			if err := w.WriteMessages(ctx, msgs...); err != nil {
-				return fmt.Errorf("fill: %w", err)
+				return nil, fmt.Errorf("fill: %w", err)
 			}
 			msgs = msgs[:0]
 		}
 	}
 	w.Close()
 
-	f, err := annotate.ParseFormat(format)
+	f, err := annotate.ParseFormat(c.format)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cat, err := catalog.Builtin()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a, err := annotate.FromCatalog(cat, nil, matcher.Auto, annotate.Options{Format: f})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if c.streams != nil {
+		if err := c.streams.prepare(ctx, cat); err != nil {
+			return nil, err
+		}
+		defer c.streams.cleanup()
+	}
+
+	rep := &report{}
+	for i := range rows {
+		r := &rows[i]
+		if r.streams {
+			r.result, err = c.streams.run(ctx, adm, addrs, in, r.out, "bench-streams-"+r.guarantee+"-"+suffix, c.partitions, c.n, r.guarantee)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Printf("Kafka Streams app, %s (%d stream threads, JVM started by the bench) moved %d records in %s: %.0f records/s (%.0f from the first output), %.1f s CPU per million records (the JVM, start-up included); load average %s\n",
+				streamsGuarantee(r.guarantee), c.streams.threads, c.n, r.elapsed.Round(time.Millisecond), float64(c.n)/r.elapsed.Seconds(),
+				float64(c.n)/r.steady.Seconds(), r.cpu.Seconds()*1e6/float64(c.n), loadAverage())
+		} else {
+			r.result, err = runStage(ctx, c, adm, a, r.guarantee, addrs, in, r.out, "bench-"+r.guarantee+"-"+suffix)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Printf("moved %d records %s (%s, compression %s, %d partitions, replication %d, commit interval %s, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery), %.1f s CPU per million records (this process%s); load average %s\n",
+				c.n, r.guarantee, c.format, c.compression, c.partitions, c.replication, commitName(c.commit), runtime.GOMAXPROCS(0), r.elapsed.Round(time.Millisecond),
+				float64(c.n)/r.elapsed.Seconds(), float64(c.n)/r.steady.Seconds(), r.cpu.Seconds()*1e6/float64(c.n), note, loadAverage())
+		}
+		rep.loadavgs = append(rep.loadavgs, loadAverage())
+	}
+	rep.rows = rows
+	printRatios(rows)
+
+	if len(rows) > 1 {
+		rep.outputs, rep.differ, err = compareOutputs(ctx, addrs, rows, c.n)
+		if err != nil {
+			return rep, err
+		}
+	}
+	if c.latency > 0 {
+		rep.latency, err = measureLatency(ctx, c, client, adm, a, addrs, rows, suffix)
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func outTopic(prefix, guarantee, suffix string) string {
+	if guarantee == exactlyOnce {
+		return prefix + "eos-" + suffix
+	}
+	return prefix + suffix
+}
+
+// streamsGuarantee is Kafka Streams' processing.guarantee for g.
+func streamsGuarantee(g string) string {
+	if g == exactlyOnce {
+		return "exactly_once_v2"
+	}
+	return "at_least_once"
+}
+
+func createTopics(ctx context.Context, client *kafkago.Client, names []string, partitions, replication int) error {
+	req := &kafkago.CreateTopicsRequest{}
+	for _, t := range names {
+		req.Topics = append(req.Topics, kafkago.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	for t, err := range resp.Errors {
+		if err != nil {
+			return fmt.Errorf("create topic %s: %w", t, err)
+		}
+	}
+	time.Sleep(time.Second) // let the topics' leaders settle before producing
+	return nil
+}
+
+// printRatios compares the rows of one run: each guarantee of the stage
+// against the other, and the stage against the Streams app with the same
+// guarantee.
+func printRatios(rows []row) {
+	find := func(streams bool, g string) *row {
+		for i := range rows {
+			if rows[i].streams == streams && rows[i].guarantee == g {
+				return &rows[i]
+			}
+		}
+		return nil
+	}
+	ratio := func(what string, a, b *row) {
+		if a == nil || b == nil {
+			return
+		}
+		fmt.Printf("%s: %.2f× records/s (%.2f× from the first output), %.2f× the CPU per record (%.2f× less)\n",
+			what, b.elapsed.Seconds()/a.elapsed.Seconds(), b.steady.Seconds()/a.steady.Seconds(), a.cpu.Seconds()/b.cpu.Seconds(), b.cpu.Seconds()/a.cpu.Seconds())
+	}
+	ratio("annotator exactly-once ÷ annotator at-least-once", find(false, exactlyOnce), find(false, atLeastOnce))
+	ratio("annotator ÷ Streams, at-least-once", find(false, atLeastOnce), find(true, atLeastOnce))
+	ratio("annotator ÷ Streams, exactly-once", find(false, exactlyOnce), find(true, exactlyOnce))
+	ratio("annotator exactly-once ÷ Streams at-least-once", find(false, exactlyOnce), find(true, atLeastOnce))
+	ratio("Streams exactly_once_v2 ÷ Streams at_least_once", find(true, exactlyOnce), find(true, atLeastOnce))
+}
+
+// stage is annotator's Kafka stage with one guarantee, ready to run.
+type stage struct {
+	src  pipeline.Source
+	sink pipeline.Sink
+	// produced counts the records acknowledged (at-least-once only).
+	produced func() int64
+	close    func() error
+}
+
+func newStage(ctx context.Context, c config, g string, addrs []string, in, out, group string) (*stage, error) {
+	if g == exactlyOnce {
+		st, err := kafkatxn.New(ctx, kafkatxn.Config{Brokers: addrs, Topics: []string{in}, Group: group, OutTopic: out,
+			SessionTimeout: 10 * time.Second, CommitInterval: c.commit, Compression: c.compression})
+		if err != nil {
+			return nil, fmt.Errorf("exactly-once stage: %w", err)
+		}
+		return &stage{src: st, sink: st.Sink(), close: st.Close}, nil
+	}
+	commit := c.commit
 	if commit == 0 {
 		commit = kafkasrc.CommitEachBatch
 	}
-	src, err := kafkasrc.New(ctx, kafkasrc.Config{Brokers: addrs, Topics: []string{in}, Group: "bench-" + suffix,
+	src, err := kafkasrc.New(ctx, kafkasrc.Config{Brokers: addrs, Topics: []string{in}, Group: group,
 		SessionTimeout: 10 * time.Second, CommitInterval: commit})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("at-least-once source: %w", err)
 	}
-	sink, err := kafkasink.New(ctx, kafkasink.Config{Brokers: addrs, Topic: out, Compression: compression})
+	sink, err := kafkasink.New(ctx, kafkasink.Config{Brokers: addrs, Topic: out, Compression: c.compression})
 	if err != nil {
-		return err
+		src.Close()
+		return nil, fmt.Errorf("at-least-once sink: %w", err)
 	}
+	return &stage{src: src, sink: sink, produced: sink.Produced.Load,
+		close: func() error { return errors.Join(sink.Close(), src.Close()) }}, nil
+}
+
+// runStage moves the n records of in through the stage with guarantee g
+// into out, timed from creating the stage until the last record is out:
+// acknowledged (at-least-once), or visible to read_committed readers
+// (exactly-once).
+func runStage(ctx context.Context, c config, adm *admin, a *annotate.Annotator, g string, addrs []string, in, out, group string) (result, error) {
+	st, err := newStage(ctx, c, g, addrs, in, out, group)
+	if err != nil {
+		return result{}, err
+	}
+	defer st.close()
+	t0 := time.Now()
+	cpu0 := cpuTime()
 	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	var start time.Time
 	done := make(chan time.Time, 1)
 	opt := pipeline.Options{Delivered: func(b *pipeline.Batch) {
 		if start.IsZero() {
 			start = time.Now()
 		}
-		if sink.Produced.Load() >= int64(n) {
+		if st.produced != nil && st.produced() >= int64(c.n) {
 			select {
 			case done <- time.Now():
 				stop()
@@ -145,44 +375,53 @@ func run(brokers string, n, partitions, replication int, compression, format str
 			}
 		}
 	}}
-	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
+	watched := make(chan error, 1)
+	if st.produced == nil {
+		go func() {
+			end, _, err := adm.waitCommitted(runCtx, group, in, out, c.partitions, c.n, 10*time.Minute)
+			if err == nil {
+				done <- end
+			}
+			watched <- err
+			stop()
+		}()
+	} else {
+		close(watched)
+	}
+	if c.cpuprofile != "" {
+		path := c.cpuprofile
+		if len(c.guarantees) > 1 {
+			path += "." + g
+		}
+		f, err := os.Create(path)
 		if err != nil {
-			return err
+			return result{}, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return result{}, fmt.Errorf("cpu profile: %w", err)
 		}
 	}
-	t0 := time.Now()
-	cpu0 := cpuTime()
-	if _, err := pipeline.Run(runCtx, src, a, sink, opt); err != nil {
-		pprof.StopCPUProfile()
-		return err
-	}
-	end := <-done
+	_, err = pipeline.Run(runCtx, st.src, a, st.sink, opt)
 	pprof.StopCPUProfile()
-	cpu := cpuTime() - cpu0
-	sink.Close()
-	src.Close()
-	elapsed := end.Sub(t0)
-	ann := result{n: n, elapsed: elapsed, steady: end.Sub(start), cpu: cpu}
-	fmt.Printf("moved %d records (%s, compression %s, %d partitions, replication %d, commit interval %s, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery), %.1f s CPU per million records (this process%s)\n",
-		n, format, compression, partitions, replication, commitName(commit), runtime.GOMAXPROCS(0), elapsed.Round(time.Millisecond),
-		float64(n)/elapsed.Seconds(), float64(n)/end.Sub(start).Seconds(), cpu.Seconds()*1e6/float64(n), note)
-	if st == nil {
-		return nil
-	}
-	ks, err := st.run(ctx, client, addrs, in, out+"-streams", "bench-streams-"+suffix, cat, partitions, n)
 	if err != nil {
-		return err
+		return result{}, fmt.Errorf("%s stage: %w", g, err)
 	}
-	fmt.Printf("Kafka Streams app (%d stream threads, JVM started by the bench) moved %d records in %s: %.0f records/s (%.0f from the first output), %.1f s CPU per million records (the JVM, start-up included)\n",
-		st.threads, n, ks.elapsed.Round(time.Millisecond), float64(n)/ks.elapsed.Seconds(), float64(n)/ks.steady.Seconds(), ks.cpu.Seconds()*1e6/float64(n))
-	fmt.Printf("annotator / Streams: %.2f× records/s (%.2f× from the first output), %.2f× less CPU per record; load average %s\n",
-		ks.elapsed.Seconds()/ann.elapsed.Seconds(), ks.steady.Seconds()/ann.steady.Seconds(), ks.cpu.Seconds()/ann.cpu.Seconds(), loadAverage())
-	return compareOutputs(ctx, addrs, out, out+"-streams", n)
+	stop()
+	if werr := <-watched; werr != nil {
+		return result{}, fmt.Errorf("%s stage: waiting for its output: %w", g, werr)
+	}
+	var end time.Time
+	select {
+	case end = <-done:
+	default:
+		return result{}, fmt.Errorf("%s stage: stopped before moving %d records", g, c.n)
+	}
+	cpu := cpuTime() - cpu0
+	if start.IsZero() {
+		start = t0
+	}
+	return result{n: c.n, elapsed: end.Sub(t0), steady: end.Sub(start), cpu: cpu}, nil
 }
 
 // record is the i-th input record: 150 bytes, one in ten holding a code.
@@ -241,7 +480,7 @@ func cpuTime() time.Duration {
 }
 
 func commitName(d time.Duration) string {
-	if d < 0 {
+	if d <= 0 {
 		return "every batch"
 	}
 	return d.String()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -80,5 +81,65 @@ func TestProcCPUCountsThisProcess(t *testing.T) {
 	}
 	if _, err := procCPU(-1); err == nil {
 		t.Error("procCPU(-1) gave no error")
+	}
+}
+
+// Both guarantees move every record on the in-process broker (kfake has
+// transactions), a read_committed reader finds the exactly-once output
+// whole, without duplicates and the same record for record as the
+// at-least-once one, and the paced latency stream comes through both.
+func TestBothGuaranteesEndToEndOnKfake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two stages and a latency measurement on kfake")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const n = 5000
+	rep, err := run(ctx, config{n: n, partitions: 2, replication: 1, compression: "none", format: "text",
+		commit: 100 * time.Millisecond, guarantees: []string{atLeastOnce, exactlyOnce},
+		latency: time.Second, latencyRate: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.rows) != 2 || rep.rows[1].guarantee != exactlyOnce {
+		t.Fatalf("rows %+v, want at-least-once then exactly-once", rep.rows)
+	}
+	for _, r := range rep.rows {
+		if r.n != n || r.elapsed <= 0 || r.steady <= 0 || r.steady > r.elapsed || r.cpu <= 0 {
+			t.Errorf("%s: result %+v", r.name, r.result)
+		}
+	}
+	if len(rep.outputs) != 2 || rep.differ != 0 {
+		t.Fatalf("outputs %d, %d records differ", len(rep.outputs), rep.differ)
+	}
+	eos := rep.outputs[1]
+	if eos.records != n || eos.duplicates != 0 || eos.annotated != rep.outputs[0].annotated || eos.annotated == 0 {
+		t.Errorf("exactly-once output: %d records, %d duplicates, %d annotated (at-least-once: %d)",
+			eos.records, eos.duplicates, eos.annotated, rep.outputs[0].annotated)
+	}
+	if len(rep.latency) != 2 {
+		t.Fatalf("%d latency rows, want 2", len(rep.latency))
+	}
+	for _, l := range rep.latency {
+		if l.sent != 200 || l.got != l.sent || l.p50 <= 0 || l.p99 < l.p50 || l.max < l.p99 {
+			t.Errorf("latency of %s: %+v", l.name, l)
+		}
+	}
+}
+
+func TestReqNumber(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want int
+	}{
+		{string(record(1234567)), 1234567},
+		{string(record(0)) + " [898001 User exists | 用户已存在]", 0},
+		{"no number here", -1},
+		{"req=12ab5678", -1},
+		{"req=123", -1},
+	} {
+		if got := reqNumber([]byte(c.v)); got != c.want {
+			t.Errorf("reqNumber(%q) = %d, want %d", c.v, got, c.want)
+		}
 	}
 }

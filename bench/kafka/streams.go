@@ -5,104 +5,132 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-
 	"github.com/annotator-dev/annotator/catalog"
 )
 
 // streamsRun runs the Kafka Streams app as a separate JVM and measures it
-// from outside: wall time from starting the process until the output
-// topic's end offsets add up to every record, and the process's CPU time
-// at that moment, read from /proc.
+// from outside: wall time from starting the process until its output is
+// all there, and the process's CPU time at that moment, read from /proc.
+// All there is, with at_least_once, the output topic's end offsets adding
+// up to every record; with exactly_once_v2, the app's group having
+// committed every input offset and no transaction open on the output.
 type streamsRun struct {
 	script  string
 	threads int
+	dir     string // codes.tsv and the apps' state directories
 }
 
-func (s *streamsRun) run(ctx context.Context, client *kafkago.Client, addrs []string, in, out, appID string, cat *catalog.Catalog, partitions, n int) (result, error) {
+// prepare builds the app (fetching its jars the first time) and writes
+// the codes table it reads, so that only the app's own start-up is timed:
+// the script compiles only when the source changed.
+func (s *streamsRun) prepare(ctx context.Context, cat *catalog.Catalog) error {
 	dir, err := os.MkdirTemp("", "bench-streams-")
 	if err != nil {
-		return result{}, fmt.Errorf("streams work directory: %w", err)
+		return fmt.Errorf("streams work directory: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	codes := filepath.Join(dir, "codes.tsv")
-	if err := writeCodes(codes, cat); err != nil {
-		return result{}, err
+	s.dir = dir
+	if err := writeCodes(filepath.Join(dir, "codes.tsv"), cat); err != nil {
+		return err
 	}
-	// Build (and fetch) before timing, so that only the app's own start-up
-	// counts: the script compiles only when the source changed.
 	build := exec.CommandContext(ctx, "bash", s.script, "build")
 	if outb, err := build.CombinedOutput(); err != nil {
-		return result{}, fmt.Errorf("build the Streams app with %s: %w\n%s", s.script, err, outb)
+		return fmt.Errorf("build the Streams app with %s: %w\n%s", s.script, err, outb)
 	}
+	return nil
+}
 
-	cmd := exec.Command("bash", s.script, strings.Join(addrs, ","), in, out, appID, codes, strconv.Itoa(s.threads), filepath.Join(dir, "state"))
+func (s *streamsRun) cleanup() {
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+// streamsProc is a running Streams app.
+type streamsProc struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // how it exited, once exited is closed
+}
+
+// start starts the app on in → out with guarantee g (at-least-once or
+// exactly-once).
+func (s *streamsRun) start(addrs []string, in, out, appID, g string) (*streamsProc, error) {
+	cmd := exec.Command("bash", s.script, strings.Join(addrs, ","), in, out, appID, filepath.Join(s.dir, "codes.tsv"),
+		strconv.Itoa(s.threads), filepath.Join(s.dir, "state-"+appID), streamsGuarantee(g))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	fmt.Printf("running the Kafka Streams app on %s → %s…\n", in, out)
-	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
-		return result{}, fmt.Errorf("start %s: %w", s.script, err)
+		return nil, fmt.Errorf("start %s: %w", s.script, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
+	p := &streamsProc{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
 
-	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{out: nil}}
-	for p := 0; p < partitions; p++ {
-		req.Topics[out] = append(req.Topics[out], kafkago.LastOffsetOf(p))
+// stop asks the app to stop, and kills it if it takes over 30 s.
+func (p *streamsProc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
 	}
-	var first time.Time
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
+}
+
+// untilExit is ctx, cancelled too when the app exits.
+func (p *streamsProc) untilExit(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
 		select {
-		case err := <-exited:
-			return result{}, fmt.Errorf("the Streams app exited before producing %d records: %v", n, err)
-		case <-time.After(20 * time.Millisecond):
+		case <-p.exited:
+			cancel()
+		case <-ctx.Done():
 		}
-		cpu, cpuErr := procCPU(cmd.Process.Pid)
-		now := time.Now()
-		resp, err := client.ListOffsets(ctx, req)
-		if err != nil {
-			stop()
-			return result{}, fmt.Errorf("list offsets of %s: %w", out, err)
-		}
-		var total int64
-		for _, po := range resp.Topics[out] {
-			total += po.LastOffset
-		}
-		if total > 0 && first.IsZero() {
-			first = now
-		}
-		if total >= int64(n) {
-			stop()
-			if cpuErr != nil {
-				return result{}, cpuErr
-			}
-			return result{n: n, elapsed: now.Sub(t0), steady: now.Sub(first), cpu: cpu}, nil
-		}
-		if now.After(deadline) {
-			stop()
-			return result{}, fmt.Errorf("the Streams app produced %d of %d records in 10 minutes", total, n)
-		}
+	}()
+	return ctx, cancel
+}
+
+func (s *streamsRun) run(ctx context.Context, adm *admin, addrs []string, in, out, appID string, partitions, n int, g string) (result, error) {
+	fmt.Printf("running the Kafka Streams app (%s) on %s → %s…\n", streamsGuarantee(g), in, out)
+	t0 := time.Now()
+	p, err := s.start(addrs, in, out, appID, g)
+	if err != nil {
+		return result{}, err
 	}
+	defer p.stop()
+	wctx, cancel := p.untilExit(ctx)
+	defer cancel()
+	var end, first time.Time
+	if g == exactlyOnce {
+		// The app's consumer group is its application.id.
+		end, first, err = adm.waitCommitted(wctx, appID, in, out, partitions, n, 10*time.Minute)
+	} else {
+		end, first, err = adm.waitProduced(wctx, out, partitions, n, 10*time.Minute)
+	}
+	cpu, cpuErr := procCPU(p.cmd.Process.Pid)
+	if err != nil {
+		select {
+		case <-p.exited:
+			return result{}, fmt.Errorf("the Streams app (%s) exited before producing %d records: %v", streamsGuarantee(g), n, p.waitErr)
+		default:
+		}
+		return result{}, fmt.Errorf("the Streams app (%s): %w", streamsGuarantee(g), err)
+	}
+	if cpuErr != nil {
+		return result{}, cpuErr
+	}
+	return result{n: n, elapsed: end.Sub(t0), steady: end.Sub(first), cpu: cpu}, nil
 }
 
 // writeCodes writes the catalog as `annotator codes` lists it: code,
@@ -141,73 +169,4 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	const ticks = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / ticks, nil
-}
-
-var reqID = regexp.MustCompile(`req=(\d{8})`)
-
-// compareOutputs reads both output topics and checks that every input
-// record came out of both with the same value (duplicates, which
-// at-least-once allows, must agree too), and that both annotated the same
-// number of records.
-func compareOutputs(ctx context.Context, addrs []string, a, b string, n int) error {
-	ha, annA, err := readOutput(ctx, addrs, a, n)
-	if err != nil {
-		return err
-	}
-	hb, annB, err := readOutput(ctx, addrs, b, n)
-	if err != nil {
-		return err
-	}
-	differ := 0
-	var sample string
-	for id, v := range ha {
-		if hb[id] != v {
-			if differ == 0 {
-				sample = id
-			}
-			differ++
-		}
-	}
-	fmt.Printf("outputs compared: %d records each, %d and %d annotated, %d differ\n", len(ha), annA, annB, differ)
-	if differ > 0 || annA != annB {
-		return fmt.Errorf("annotator's and the Streams app's outputs differ (%d records, req=%s first)", differ, sample)
-	}
-	return nil
-}
-
-// readOutput reads topic until every one of the n records has been seen,
-// and returns a hash of each record's value by its req= number and how
-// many distinct records were annotated.
-func readOutput(ctx context.Context, addrs []string, topic string, n int) (map[string]uint64, int, error) {
-	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: addrs, GroupID: "bench-compare-" + topic, Topic: topic,
-		StartOffset: kafkago.FirstOffset, MaxBytes: 4 << 20})
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	seen := make(map[string]uint64, n)
-	annotated := 0
-	for len(seen) < n {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return nil, 0, fmt.Errorf("read %s after %d of %d records: %w", topic, len(seen), n, err)
-		}
-		id := reqID.FindSubmatch(m.Value)
-		if id == nil {
-			return nil, 0, fmt.Errorf("%s: a record without req=: %q", topic, m.Value)
-		}
-		h := fnv.New64a()
-		h.Write(m.Value)
-		sum := h.Sum64()
-		if old, ok := seen[string(id[1])]; ok {
-			if old != sum {
-				return nil, 0, fmt.Errorf("%s: req=%s came out twice with different values", topic, id[1])
-			}
-			continue
-		}
-		seen[string(id[1])] = sum
-		if len(m.Value) > 150 {
-			annotated++
-		}
-	}
-	return seen, annotated, nil
 }
