@@ -206,22 +206,7 @@ func TestKafkaClusterRollingRestart(t *testing.T) {
 	cmds, errs := clusterStage(t, c, 2, in, out, group)
 	seen := watchOutput(t, c.Broker, out, 6)
 	stop := make(chan struct{})
-	total := 0
-	var fed sync.WaitGroup
-	fed.Add(1)
-	go func() { // the stream: until stop, then the count is read
-		defer fed.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c.Produce(in, records(i*200, 200)...)
-			total = (i + 1) * 200
-			time.Sleep(200 * time.Millisecond) // pacing the stream, not synchronising
-		}
-	}()
+	fed := feedUntil(c.Broker, in, stop)
 	seen.wait(t, 2000, 60*time.Second, errs...)
 	start := time.Now()
 	for _, n := range c.Nodes {
@@ -231,7 +216,7 @@ func TestKafkaClusterRollingRestart(t *testing.T) {
 		t.Logf("node %d restarted and back in sync", n.ID)
 	}
 	close(stop)
-	fed.Wait()
+	total := fed()
 	dups := seen.wait(t, total, 120*time.Second, errs...)
 	t.Logf("rolling restart: %d records, 0 lost, %d duplicates; longest pause in the output %s",
 		total, dups, seen.longestGap(start, time.Now()).Round(10*time.Millisecond))

@@ -97,14 +97,7 @@ func TestKafkaExactlyOnceKill(t *testing.T) {
 	c, cErr := startBin(t, eosArgs(b, in, out, group, idC)...)
 
 	const chunks, per = 80, 250
-	produced := make(chan struct{})
-	go func() { // the stream: ends by itself
-		defer close(produced)
-		for i := 0; i < chunks; i++ {
-			b.Produce(in, records(i*per, per)...)
-			time.Sleep(50 * time.Millisecond) // pacing the stream, not synchronising
-		}
-	}()
+	produced := stream(b, in, chunks, per, 50*time.Millisecond)
 	waitCommitted(t, b, out, 4*per, 60*time.Second, aErr, cErr)
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(aErr.String(), "partitions assigned") {
@@ -189,14 +182,7 @@ func TestKafkaExactlyOnceFenced(t *testing.T) {
 	b.Produce(in, records(0, 1000)...)
 	waitCommitted(t, b, out, 1000, 60*time.Second, aErr)
 	c, cErr := startBin(t, eosArgs(b, in, out, group, id)...)
-	produced := make(chan struct{})
-	go func() { // the stream: ends by itself
-		defer close(produced)
-		for i := 0; i < 20; i++ {
-			b.Produce(in, records(1000+i*100, 100)...)
-			time.Sleep(50 * time.Millisecond) // pacing the stream, not synchronising
-		}
-	}()
+	produced := streamFrom(b, in, 1000, 20, 100, 50*time.Millisecond)
 	if code := exitWithin(t, a, 60*time.Second); code != 1 {
 		t.Fatalf("fenced instance: exit status %d, want 1; stderr:\n%s", code, aErr)
 	}

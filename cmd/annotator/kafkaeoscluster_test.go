@@ -2,7 +2,6 @@ package main
 
 import (
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,22 +60,7 @@ func TestKafkaClusterExactlyOnce(t *testing.T) {
 	g.start(0)
 	g.start(1)
 	stop := make(chan struct{})
-	total := 0
-	var fed sync.WaitGroup
-	fed.Add(1)
-	go func() { // the stream: until stop, then the count is read
-		defer fed.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c.Produce(g.in, records(i*200, 200)...)
-			total = (i + 1) * 200
-			time.Sleep(200 * time.Millisecond) // pacing the stream, not synchronising
-		}
-	}()
+	fed := feedUntil(c.Broker, g.in, stop)
 	waitCommitted(t, c.Broker, g.out, 2000, 60*time.Second, g.logs...)
 
 	g.stop(0, syscall.SIGKILL)
@@ -116,7 +100,7 @@ func TestKafkaClusterExactlyOnce(t *testing.T) {
 	time.Sleep(3 * time.Second)
 
 	close(stop)
-	fed.Wait()
+	total := fed()
 	waitCommitted(t, c.Broker, g.out, total, 180*time.Second, g.logs...)
 	g.stop(0, syscall.SIGTERM)
 	readExactlyOnce(t, c.Broker, g.in, g.out, 6, g.logs...)

@@ -115,15 +115,42 @@ func TestKafkaTopicDeletedIdleMember(t *testing.T) {
 // stream feeds chunks of per records to topic, paced, and closes the
 // returned channel when done.
 func stream(b *kafkatest.Broker, topic string, chunks, per int, pace time.Duration) <-chan struct{} {
+	return streamFrom(b, topic, 0, chunks, per, pace)
+}
+
+// streamFrom is stream with the records' ids starting at from.
+func streamFrom(b *kafkatest.Broker, topic string, from, chunks, per int, pace time.Duration) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { // the stream: ends by itself
 		defer close(done)
 		for i := 0; i < chunks; i++ {
-			b.Produce(topic, records(i*per, per)...)
+			b.Produce(topic, records(from+i*per, per)...)
 			time.Sleep(pace) // pacing the stream, not synchronising
 		}
 	}()
 	return done
+}
+
+// feedUntil feeds chunks of 200 records to topic every 200 ms until stop
+// is closed; the returned function waits for the feed to end and returns
+// how many records it wrote.
+func feedUntil(b *kafkatest.Broker, topic string, stop <-chan struct{}) func() int {
+	done := make(chan int, 1)
+	go func() { // the stream: until stop
+		total := 0
+		defer func() { done <- total }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b.Produce(topic, records(i*200, 200)...)
+			total = (i + 1) * 200
+			time.Sleep(200 * time.Millisecond) // pacing the stream, not synchronising
+		}
+	}()
+	return func() int { return <-done }
 }
 
 // waitLog waits until the process's stderr holds s.
