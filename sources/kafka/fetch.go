@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 
-	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
 	"github.com/annotator-dev/annotator/pipeline"
 )
@@ -140,15 +138,7 @@ func (s *Source) read(p *partition, rr kafkago.RecordReader, offset int64) (*chu
 			arena = append(arena, h.Value...)
 			rec.Headers = append(rec.Headers, pipeline.Header{Key: h.Key, Value: arena[start:len(arena):len(arena)]})
 		}
-		start := len(arena)
-		arena = append(arena, `"topic":`...)
-		arena = annotate.AppendJSONString(arena, []byte(p.topic))
-		arena = append(arena, `,"partition":`...)
-		arena = strconv.AppendInt(arena, int64(p.id), 10)
-		arena = append(arena, `,"offset":`...)
-		arena = strconv.AppendInt(arena, r.Offset, 10)
-		arena = append(arena, ',')
-		rec.Meta = arena[start:len(arena):len(arena)]
+		arena, rec.Meta = AppendMeta(arena, p.topic, int32(p.id), r.Offset)
 		c.recs = append(c.recs, rec)
 		c.end = r.Offset + 1
 		p.lastFetch = len(c.recs)

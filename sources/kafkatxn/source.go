@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/annotator-dev/annotator/annotate"
 	"github.com/annotator-dev/annotator/pipeline"
+	kafkasrc "github.com/annotator-dev/annotator/sources/kafka"
 )
 
 // batchRecords is the most records one poll hands out as a batch.
@@ -114,15 +113,7 @@ func (s *Stage) batch(fetches kgo.Fetches) *pipeline.Batch {
 				rec.Headers[i] = pipeline.Header{Key: h.Key, Value: h.Value}
 			}
 		}
-		start := len(arena)
-		arena = append(arena, `"topic":`...)
-		arena = annotate.AppendJSONString(arena, []byte(r.Topic))
-		arena = append(arena, `,"partition":`...)
-		arena = strconv.AppendInt(arena, int64(r.Partition), 10)
-		arena = append(arena, `,"offset":`...)
-		arena = strconv.AppendInt(arena, r.Offset, 10)
-		arena = append(arena, ',')
-		rec.Meta = arena[start:len(arena):len(arena)]
+		arena, rec.Meta = kafkasrc.AppendMeta(arena, r.Topic, r.Partition, r.Offset)
 		b.Records = append(b.Records, rec)
 		s.next[partitionKey{r.Topic, r.Partition}] = r.Offset + 1
 	})
