@@ -16,6 +16,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // MetadataTTL is how often the source and sink refresh the cluster's
@@ -170,6 +171,12 @@ func AuthFailure(err error) bool {
 		switch ke {
 		case kafkago.SASLAuthenticationFailed, kafkago.UnsupportedSASLMechanism, kafkago.IllegalSASLState,
 			kafkago.ClusterAuthorizationFailed, kafkago.TopicAuthorizationFailed:
+			return true
+		}
+	}
+	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.UnsupportedSaslMechanism, kerr.IllegalSaslState,
+		kerr.ClusterAuthorizationFailed, kerr.TopicAuthorizationFailed} {
+		if errors.Is(err, e) {
 			return true
 		}
 	}
