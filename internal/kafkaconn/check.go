@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -85,10 +86,12 @@ func Check(ctx context.Context, c Conn, topics []string, timeout time.Duration, 
 			return fmt.Errorf("brokers %s %s: %w", brokers, authFailureText(err), err)
 		}
 		var firstEOF *kgo.ErrFirstReadEOF
-		if c.SASL != nil && errors.As(err, &firstEOF) {
+		if c.SASL != nil && (errors.As(err, &firstEOF) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 			// Some brokers hang up on bad credentials instead of
 			// answering with an error: a broker that accepts the
 			// connection and closes it at once, every time, is one.
+			// franz-go reports a close during the SASL exchange as a
+			// bare io.EOF, not as ErrFirstReadEOF.
 			if eofs++; eofs >= 3 {
 				return fmt.Errorf("brokers %s refused the credentials (SASL %s): they closed the connection during authentication: %w",
 					brokers, c.SASL.Name(), err)
