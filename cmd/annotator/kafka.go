@@ -285,14 +285,13 @@ func (i *kafkaInput) transactional(ctx context.Context, env *runEnv, t *tls.Conf
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	m, _ := i.conn.sasl() // checked by security
 	cfg := kafkatxn.Config{
 		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group,
 		OutTopic: o.topic, DeadLetterTopic: o.dlqTopic, TransactionalID: i.txnID,
 		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: i.commitInterval,
 		StartTimeout: i.conn.connectTimeout, Compression: o.compression, ProduceTime: o.timestamp == "produce",
 		BufferedBytes: i.maxInFlight,
-		TLS:           t, SASL: m, ClientSASL: i.conn.clientSASL(), Log: env.log,
+		TLS:           t, SASL: i.conn.clientSASL(), Log: env.log,
 	}
 	if env.metrics != nil { // a nil registry in the interface would still be called
 		cfg.Txn, cfg.Membership, cfg.Lag, cfg.Produce = env.metrics, env.metrics, env.metrics, env.metrics

@@ -37,14 +37,12 @@ import (
 	"sync"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-	kgosasl "github.com/segmentio/kafka-go/sasl"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/internal/kafkaout"
 	"github.com/annotator-dev/annotator/metrics"
-	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 )
 
 // Config says what to consume, where to produce, and how.
@@ -82,13 +80,10 @@ type Config struct {
 	// BufferedBytes bounds the output held by the producer and not yet
 	// acknowledged; 0 means 64 MiB.
 	BufferedBytes int
-	// TLS and SASL connect to the brokers: SASL for the start-up checks
-	// (kafka-go), ClientSASL for the stage itself (franz-go); they must
-	// say the same.
-	TLS        *tls.Config
-	SASL       kgosasl.Mechanism
-	ClientSASL sasl.Mechanism
-	Log        *slog.Logger
+	// TLS and SASL connect to the brokers.
+	TLS  *tls.Config
+	SASL sasl.Mechanism
+	Log  *slog.Logger
 	// Hooks, each optional.
 	Txn        metrics.TxnHook
 	Membership metrics.GroupHook
@@ -200,7 +195,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	if cfg.Produce == nil {
 		cfg.Produce = noHooks{}
 	}
-	comp, err := compression(cfg.Compression)
+	comp, err := kafkaout.Compression(cfg.Compression)
 	if err != nil {
 		return nil, err
 	}
@@ -215,23 +210,17 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 
 	// The start-up checks are the at-least-once stage's: the same errors
 	// for unreachable brokers, refused credentials and missing topics.
-	tr := &kafkago.Transport{TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
-		MetadataTTL: kafkaconn.MetadataTTL, ClientID: "annotator"}
-	defer tr.CloseIdleConnections()
+	conn := kafkaconn.Conn{Brokers: cfg.Brokers, TLS: cfg.TLS, SASL: cfg.SASL}
 	topics := append(append([]string(nil), cfg.Topics...), cfg.OutTopic)
 	if cfg.DeadLetterTopic != "" {
 		topics = append(topics, cfg.DeadLetterTopic)
 	}
-	if err := kafkaconn.CheckTopics(ctx, tr, cfg.Brokers, topics, cfg.StartTimeout, cfg.Log); err != nil {
+	if err := kafkaconn.Check(ctx, conn, topics, cfg.StartTimeout, cfg.Log); err != nil {
 		return nil, fmt.Errorf("kafka exactly-once: %w", err)
 	}
-	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr}
-	// A record batch over the topic's limit would be refused whole, good
-	// records with the bad: batches stay under it, and a record over it
-	// alone is refused by the client, for itself.
-	limits := map[string]int32{cfg.OutTopic: int32(kafkasink.RecordLimit(ctx, client, cfg.OutTopic, cfg.Log))}
-	if cfg.DeadLetterTopic != "" {
-		limits[cfg.DeadLetterTopic] = int32(kafkasink.RecordLimit(ctx, client, cfg.DeadLetterTopic, cfg.Log))
+	limits, err := recordLimits(ctx, conn, cfg)
+	if err != nil {
+		return nil, err
 	}
 	limit := int(limits[cfg.OutTopic])
 
@@ -239,10 +228,8 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	s.assign.hook = cfg.Membership
 	s.assign.log = cfg.Log
 	s.assign.group = cfg.Group
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID("annotator"),
-		kgo.WithLogger(slogAdapter{cfg.Log}),
+	opts := append(conn.Opts(),
+		kgo.WithLogger(kafkaconn.Logger(cfg.Log)),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
 		kgo.ConsumeResetOffset(start),
@@ -253,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 		// Partitions added to an input topic are found within this, as
 		// the at-least-once stage watches for them (franz-go's default
 		// is 5 minutes).
-		kgo.MetadataMaxAge(5 * time.Second),
+		kgo.MetadataMaxAge(5*time.Second),
 		kgo.RebalanceTimeout(max(30*time.Second, cfg.TransactionTimeout)),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
@@ -267,7 +254,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 		// Fetched and not yet handed out: a quarter of the bound, as the
 		// at-least-once stage's batches (a larger record still comes).
 		kgo.FetchMaxBytes(int32(max(cfg.BufferedBytes/4, 1<<20))),
-		kgo.MaxBufferedRecords(1 << 20),
+		kgo.MaxBufferedRecords(1<<20),
 		kgo.ProducerBatchCompression(comp),
 		// Records with a key go where Java's partitioner puts them
 		// (murmur2), the others to one partition per batch.
@@ -276,13 +263,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 		kgo.OnPartitionsAssigned(s.assign.assigned),
 		kgo.OnPartitionsRevoked(s.assign.revoked),
 		kgo.OnPartitionsLost(s.assign.revoked),
-	}
-	if cfg.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(cfg.TLS))
-	}
-	if cfg.ClientSASL != nil {
-		opts = append(opts, kgo.SASL(cfg.ClientSASL))
-	}
+	)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka exactly-once: %w", err)
@@ -300,20 +281,22 @@ func (s *Stage) TransactionalID() string { return s.cfg.TransactionalID }
 // Sink is the pipeline sink producing into this stage's transactions.
 func (s *Stage) Sink() *Sink { return &Sink{p: s.out} }
 
-func compression(name string) (kgo.CompressionCodec, error) {
-	switch name {
-	case "", "none":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
+// recordLimits reads, for the output and dead-letter topics, the most
+// bytes of records one record batch may hold. A record batch over the
+// topic's limit would be refused whole, good records with the bad:
+// batches stay under it, and a record over it alone is refused by the
+// client, for itself.
+func recordLimits(ctx context.Context, conn kafkaconn.Conn, cfg Config) (map[string]int32, error) {
+	cl, err := kgo.NewClient(conn.Opts()...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka exactly-once: %w", err)
 	}
-	return kgo.NoCompression(), fmt.Errorf("kafka compression %q: want none, gzip, snappy, lz4 or zstd", name)
+	defer cl.Close()
+	limits := map[string]int32{cfg.OutTopic: int32(kafkaout.RecordLimit(ctx, cl, cfg.OutTopic, cfg.Log))}
+	if cfg.DeadLetterTopic != "" {
+		limits[cfg.DeadLetterTopic] = int32(kafkaout.RecordLimit(ctx, cl, cfg.DeadLetterTopic, cfg.Log))
+	}
+	return limits, nil
 }
 
 type noHooks struct{}
@@ -327,18 +310,3 @@ func (noHooks) CommitFailed()                           {}
 func (noHooks) PartitionLag(string, int32, int64)       {}
 func (noHooks) ProduceFailed(string, string, int)       {}
 func (noHooks) DeadLettered(string)                     {}
-
-// slogAdapter passes franz-go's own messages on as detail: what matters
-// is reported by the stage itself.
-type slogAdapter struct{ log *slog.Logger }
-
-func (a slogAdapter) Level() kgo.LogLevel {
-	if a.log.Enabled(context.Background(), slog.LevelDebug) {
-		return kgo.LogLevelInfo
-	}
-	return kgo.LogLevelNone
-}
-
-func (a slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	a.log.Debug("kafka client: "+msg, keyvals...)
-}

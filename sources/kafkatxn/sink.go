@@ -2,17 +2,13 @@ package kafkatxn
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/annotator-dev/annotator/internal/kafkaout"
 	"github.com/annotator-dev/annotator/pipeline"
-	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 )
 
 // Sink produces annotated records into the stage's open transaction. It
@@ -64,24 +60,14 @@ func (p *producer) write(ctx context.Context, b *pipeline.Batch) error {
 		return err
 	}
 	cfg := &p.stage.cfg
+	// The records stay with the producer until the transaction ends:
+	// this batch's headers get buffers of their own.
+	build := kafkaout.Builder{ProduceTime: cfg.ProduceTime}
+	recs := make([]kgo.Record, len(b.Outs))
 	for i := range b.Outs {
 		o := &b.Outs[i]
-		r := &kgo.Record{Topic: cfg.OutTopic, Key: o.Key, Value: o.Value}
-		if o.Source != nil && !cfg.ProduceTime {
-			r.Timestamp = o.Source.Time
-		}
-		if n := len(o.Headers) + 1; n > 0 {
-			r.Headers = make([]kgo.RecordHeader, 0, n)
-		}
-		for _, h := range o.Headers {
-			if h.Key != kafkasink.CodesHeader {
-				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-			}
-		}
-		if len(o.Codes) > 0 {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: kafkasink.CodesHeader, Value: []byte(strings.Join(o.Codes, ","))})
-		}
-		p.stage.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+		build.Build(&recs[i], cfg.OutTopic, o)
+		p.stage.sess.Produce(ctx, &recs[i], func(r *kgo.Record, err error) {
 			if err != nil {
 				p.failedRecord(o, r, err)
 			}
@@ -96,7 +82,7 @@ func (p *producer) failedRecord(o *pipeline.Output, r *kgo.Record, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
-	case refusedRecord(err):
+	case kafkaout.Refused(err):
 		p.refused = append(p.refused, refusal{out: o, rec: r, err: err})
 	case fenced(err):
 		if p.fatalErr == nil {
@@ -110,7 +96,7 @@ func (p *producer) failedRecord(o *pipeline.Output, r *kgo.Record, err error) {
 		p.failed = fmt.Errorf("produce to %s: %w", r.Topic, err)
 	}
 	kind := "retriable"
-	if refusedRecord(err) {
+	if kafkaout.Refused(err) {
 		kind = "record"
 	}
 	p.stage.cfg.Produce.ProduceFailed(r.Topic, kind, 1)
@@ -154,7 +140,7 @@ func (p *producer) settle(ctx context.Context) error {
 		if err == nil {
 			continue
 		}
-		if !refusedRecord(err) {
+		if !kafkaout.Refused(err) {
 			return err
 		}
 		if err := p.poison(ctx, r.out, err); err != nil {
@@ -170,35 +156,19 @@ func (p *producer) settle(ctx context.Context) error {
 // the refusal stops the stage.
 func (p *producer) poison(ctx context.Context, o *pipeline.Output, cause error) error {
 	cfg := &p.stage.cfg
-	src := o.Source
-	if cfg.DeadLetterTopic == "" || src == nil {
-		where := fmt.Sprintf("a line (annotated, %d bytes)", len(o.Value))
-		if src != nil {
-			where = fmt.Sprintf("the record at topic %s partition %d offset %d (annotated, %d bytes)", src.Topic, src.Partition, src.Offset, len(o.Value))
-		}
-		return p.setFatal(fmt.Errorf("kafka topic %s refused %s: %w; --kafka-dlq-topic sets such records aside instead", cfg.OutTopic, where, cause))
+	if cfg.DeadLetterTopic == "" || o.Source == nil {
+		return p.setFatal(kafkaout.Stop(cfg.OutTopic, o, cause))
 	}
-	r := &kgo.Record{Topic: cfg.DeadLetterTopic, Key: src.Key, Value: src.Value, Timestamp: src.Time}
-	for _, h := range src.Headers {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-	}
-	r.Headers = append(r.Headers,
-		kgo.RecordHeader{Key: kafkasink.ErrorHeader, Value: fmt.Appendf(nil, "produce to %s: %v (annotated value %d bytes)", cfg.OutTopic, cause, len(o.Value))},
-		kgo.RecordHeader{Key: kafkasink.SourceTopicHeader, Value: []byte(src.Topic)},
-		kgo.RecordHeader{Key: kafkasink.SourcePartitionHeader, Value: strconv.AppendInt(nil, int64(src.Partition), 10)},
-		kgo.RecordHeader{Key: kafkasink.SourceOffsetHeader, Value: strconv.AppendInt(nil, src.Offset, 10)},
-	)
+	r := kafkaout.DeadLetter(cfg.DeadLetterTopic, cfg.OutTopic, o, cause)
 	if err := p.stage.sess.ProduceSync(ctx, r).FirstErr(); err != nil {
-		err = fmt.Errorf("kafka topic %s refused the record at topic %s partition %d offset %d (%v), and the dead-letter topic %s did not take it: %w",
-			cfg.OutTopic, src.Topic, src.Partition, src.Offset, cause, cfg.DeadLetterTopic, err)
-		if refusedRecord(err) || fatalProduce(err) {
+		err = kafkaout.NotSetAside(cfg.OutTopic, cfg.DeadLetterTopic, o, cause, err)
+		if kafkaout.Refused(err) || fatalProduce(err) {
 			return p.setFatal(err)
 		}
 		return err
 	}
-	cfg.Produce.DeadLettered(src.Topic)
-	p.stage.log.Warn("kafka output: record refused, set aside in the dead-letter topic", "topic", cfg.OutTopic,
-		"dlq", cfg.DeadLetterTopic, "source_topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", cause)
+	cfg.Produce.DeadLettered(o.Source.Topic)
+	kafkaout.LogSetAside(p.stage.log, cfg.OutTopic, cfg.DeadLetterTopic, o, cause)
 	return nil
 }
 
@@ -211,18 +181,8 @@ func (p *producer) setFatal(err error) error {
 	return p.fatalErr
 }
 
-// refusedRecord reports errors that refuse records for what they are:
-// sending them again cannot succeed, but other records can.
-func refusedRecord(err error) bool {
-	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
-		errors.Is(err, kerr.InvalidRecord) || errors.Is(err, kerr.InvalidTimestamp) ||
-		errors.Is(err, kerr.CorruptMessage)
-}
-
 // fatalProduce reports errors no retry cures for any record: the
 // credentials or the settings are wrong, or the producer was fenced.
 func fatalProduce(err error) bool {
-	return errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
-		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.UnsupportedForMessageFormat) ||
-		errors.Is(err, kerr.InvalidRequiredAcks) || fenced(err)
+	return kafkaout.Fatal(err) || fenced(err)
 }

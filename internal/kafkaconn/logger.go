@@ -1,0 +1,25 @@
+package kafkaconn
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Logger passes franz-go's own messages on to log as detail (debug): what
+// matters is reported by the stage itself, in its words.
+func Logger(log *slog.Logger) kgo.Logger { return slogAdapter{log} }
+
+type slogAdapter struct{ log *slog.Logger }
+
+func (a slogAdapter) Level() kgo.LogLevel {
+	if a.log.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelNone
+}
+
+func (a slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	a.log.Debug("kafka client: "+msg, keyvals...)
+}
