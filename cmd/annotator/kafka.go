@@ -155,7 +155,8 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 }
 
 // clientSASL is the SASL mechanism as franz-go, which the exactly-once
-// stage is built on, takes it; sasl has checked the settings.
+// stage and the Kafka output are built on, takes it; sasl has checked the
+// settings.
 func (c *kafkaConn) clientSASL() franzsasl.Mechanism {
 	password := c.saslPassword
 	if password == "" {
@@ -368,12 +369,14 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 		// Exactly once: the output goes into the input's transactions.
 		return env.txnStage.Sink(), nil
 	}
-	t, m, err := o.conn.security()
+	// security checks the SASL settings; the sink takes them as franz-go
+	// does.
+	t, _, err := o.conn.security()
 	if err != nil {
 		return nil, err
 	}
 	cfg := kafkasink.Config{
-		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,
+		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: o.conn.clientSASL(),
 		Compression: o.compression, ProduceTime: o.timestamp == "produce",
 		StartTimeout: o.conn.connectTimeout, DeadLetterTopic: o.dlqTopic, Log: env.log,
 	}

@@ -218,6 +218,9 @@ type hookCounts struct {
 	mu     sync.Mutex
 	failed map[string]int
 	dead   map[string]int
+	// retried, when set, is signalled (without blocking) at every
+	// attempt reported failed and retried.
+	retried chan struct{}
 }
 
 func (h *hookCounts) ProduceFailed(topic, kind string, messages int) {
@@ -227,6 +230,12 @@ func (h *hookCounts) ProduceFailed(topic, kind string, messages int) {
 		h.failed = map[string]int{}
 	}
 	h.failed[kind] += messages
+	if kind == "retriable" && h.retried != nil {
+		select {
+		case h.retried <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (h *hookCounts) DeadLettered(source string) {

@@ -1,228 +1,273 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"sync"
+	"slices"
+	"strings"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/internal/kafkaout"
+	"github.com/annotator-dev/annotator/pipeline"
 )
 
-// errNotSent marks the messages not sent because an earlier request to
-// their partition failed; they are retried with it.
-var errNotSent = errors.New("not sent after an earlier request to the partition failed")
-
-// producer sends messages to their partitions' leaders with one produce
-// request per partition (more when a partition's messages exceed
-// maxBytes), in parallel, and waits for every answer.
-//
-// kafka-go's Writer is not used for the output: it looks the topic's
-// partition count up once per message (a metadata lookup through the
-// transport's cache that copies the filtered metadata each time: 18% of
-// the stage's CPU when moving 150-byte records), allocates a slice of
-// BatchSize messages for every batch, and batches again what the sink
-// already hands over in whole batches. Retries, the dead-letter topic and
-// the splitting of refused batches live in Sink, as before.
-type producer struct {
-	client      *kafkago.Client
-	topic       string
-	balancer    kafkago.Balancer
-	compression kafkago.Compression
-	// maxBytes bounds the estimated size of one produce request's
-	// records: the topic's max.message.bytes less a batch header (see
-	// RecordLimit). A single message over it is refused for itself, as
-	// the broker would refuse it.
-	maxBytes int
-	// parts is 0…n-1 for the balancer, kept between calls.
-	parts []int
-	log   *slog.Logger
-	// limitRead is when maxBytes was last read again: a request the
-	// broker refuses as too large has it read again (at once the first
-	// time, then at most every limitRecheck), since the topic's limit may
-	// have been lowered.
-	limitRead time.Time
+// refusal is a record the broker (or the size check before sending)
+// refused for itself; alone says it was refused when sent on its own.
+type refusal struct {
+	i     int
+	alone bool
+	err   error
 }
 
-// limitRecheck is the least time between two reads of the topic's limit.
-const limitRecheck = 10 * time.Second
+// failure is a record the client gave back with an error.
+type failure struct {
+	r   *kgo.Record
+	err error
+}
 
-// produce sends msgs and returns nil when the broker acknowledged them
-// all with acks=all. Otherwise it returns a kafkago.WriteErrors of
-// len(msgs), an entry per message (nil for those acknowledged), or
-// another error when nothing could be sent at all.
-func (p *producer) produce(ctx context.Context, msgs []kafkago.Message) error {
-	n, err := p.partitions(ctx)
+// done is the promise of every record produced: it notes failures and
+// counts the record settled.
+func (s *Sink) done(r *kgo.Record, err error) {
 	if err != nil {
-		return err
+		s.mu.Lock()
+		s.failed = append(s.failed, failure{r, err})
+		s.mu.Unlock()
 	}
-	if len(p.parts) != n {
-		p.parts = make([]int, n)
-		for i := range p.parts {
-			p.parts[i] = i
-		}
-	}
-	var errs kafkago.WriteErrors
-	var mu sync.Mutex // guards errs and sizeRefused while partitions are sent in parallel
-	sizeRefused := false
-	fail := func(i int, err error) {
-		if errs == nil {
-			errs = make(kafkago.WriteErrors, len(msgs))
-		}
-		errs[i] = err
-	}
+	s.unacked.Add(-1)
+	s.pending.Done()
+}
 
-	// Group the messages by partition, keeping their order.
-	byPart := make(map[int][]int, 1)
-	for i := range msgs {
-		if size := messageSize(&msgs[i]); size > p.maxBytes {
-			fail(i, fmt.Errorf("%w: about %d bytes with its key and headers, over the %d of topic %s's max.message.bytes",
-				kafkago.MessageTooLargeError{Message: msgs[i]}, size, p.maxBytes+batchOverhead, p.topic))
+// send produces recs[i] for each i in idx to t, retrying failures that a
+// retry can cure with backoff for as long as ctx allows. It returns the
+// records refused for themselves (too large, invalid), and an error only
+// for what stops the run.
+func (s *Sink) send(ctx context.Context, t *topic, recs []kgo.Record, idx []int) ([]refusal, error) {
+	var refused []refusal
+	pending := idx
+	delay := 100 * time.Millisecond
+	for failures := 0; ; failures++ {
+		r, again, err := s.attempt(ctx, t, recs, pending)
+		if err != nil {
+			return nil, err
+		}
+		refused = append(refused, r...)
+		if len(again) == 0 {
+			if failures > 0 {
+				s.log.Info("kafka output: produced after retrying", "topic", t.name, "attempts", failures+1)
+			}
+			return refused, nil
+		}
+		pending = again
+		if ok, n := s.warn.Allow(); ok {
+			s.log.Warn("kafka output: produce failed, retrying", "topic", t.name,
+				"brokers", strings.Join(s.cfg.Brokers, ","), "pending", len(pending), "attempt", failures+1, "suppressed", n)
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, fmt.Errorf("produce to kafka topic %s: %d messages not acknowledged: %w", t.name, len(pending), ctx.Err())
+		case <-timer.C:
+		}
+		delay = min(2*delay, kafkaconn.MaxBackoff)
+	}
+}
+
+// attempt produces recs[i] for each i in idx once and waits for every one
+// to be acknowledged or given back. It returns those refused for
+// themselves and those to send again (failures the client does not retry
+// by itself, which later records of their partitions share), in idx's
+// order, and an error for what stops the run.
+func (s *Sink) attempt(ctx context.Context, t *topic, recs []kgo.Record, idx []int) (refused []refusal, again []int, err error) {
+	limit := int(t.limit.Load())
+	clear(s.failed) // the last attempt's records and errors
+	s.failed = s.failed[:0]
+	sent := 0
+	for _, i := range idx {
+		r := &recs[i]
+		// Refused here rather than by the client, with the size and
+		// the limit in the error: what the broker would do.
+		if size := recordSize(r); size > limit {
+			refused = append(refused, refusal{i: i, alone: true, err: fmt.Errorf(
+				"about %d bytes with its key and headers, over the %d of topic %s's max.message.bytes: %w",
+				size, limit+kafkaout.BatchOverhead, t.name, kerr.MessageTooLarge)})
 			continue
 		}
-		part := p.balancer.Balance(msgs[i], p.parts...)
-		byPart[part] = append(byPart[part], i)
+		sent++
+		s.pending.Add(1)
+		s.unacked.Add(1)
+		s.cl.Produce(ctx, r, s.promise)
 	}
-	// A partition's requests go one after the other: sent side by side
-	// they could take different connections and be appended out of
-	// order. After a failed one the rest of the partition's are not sent,
-	// so that the retry keeps the order.
-	send := func(part int, idx []int) {
-		for len(idx) > 0 {
-			k, size := 0, 0
-			for k < len(idx) {
-				s := messageSize(&msgs[idx[k]])
-				if k > 0 && size+s > p.maxBytes {
-					break
-				}
-				size += s
-				k++
+	if len(refused) > 0 {
+		s.hook.ProduceFailed(t.name, "record", len(refused))
+	}
+	if sent == 0 {
+		return refused, nil, nil
+	}
+	err = s.flush(ctx, t)
+	s.Produced.Add(int64(sent - len(s.failed)))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(s.failed) == 0 {
+		return refused, nil, nil
+	}
+
+	// Back to the records' order: the client reports partitions' failures
+	// in any order.
+	at := make(map[*kgo.Record]int, len(idx))
+	for _, i := range idx {
+		at[&recs[i]] = i
+	}
+	slices.SortFunc(s.failed, func(a, b failure) int { return at[a.r] - at[b.r] })
+	var nrefused int
+	tooLarge := false
+	for _, f := range s.failed {
+		i := at[f.r]
+		switch {
+		case kafkaout.Refused(f.err):
+			refused = append(refused, refusal{i: i, alone: sent == 1, err: f.err})
+			nrefused++
+			tooLarge = tooLarge || sent > 1 && (errors.Is(f.err, kerr.MessageTooLarge) || errors.Is(f.err, kerr.RecordListTooLarge))
+		case kafkaout.Fatal(f.err):
+			s.hook.ProduceFailed(t.name, "fatal", len(s.failed))
+			return nil, nil, fmt.Errorf("produce to kafka topic %s: %w", t.name, f.err)
+		default:
+			again = append(again, i)
+		}
+	}
+	if nrefused > 0 {
+		s.hook.ProduceFailed(t.name, "record", nrefused)
+	}
+	if len(again) > 0 {
+		s.hook.ProduceFailed(t.name, "retriable", len(again))
+	}
+	if tooLarge {
+		s.relimit(ctx, t)
+	}
+	return refused, again, nil
+}
+
+// flush sends what attempt produced and waits until every record is
+// acknowledged or given back. While it waits, broker errors the client
+// retries by itself (a broker down, say), or no answer for AttemptTimeout,
+// count as failed attempts. When ctx ends first, the client is closed,
+// as the only way to have it give the records back: an idempotent
+// producer keeps records it may have written until a broker answers for
+// them. The sink is then done.
+func (s *Sink) flush(ctx context.Context, t *topic) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.cl.Flush(fctx) }()
+	tick := time.NewTicker(kafkaconn.MaxBackoff)
+	defer tick.Stop()
+	start := time.Now()
+	reported := start
+	seen, _ := s.seen.count()
+	for {
+		select {
+		case err := <-flushed:
+			if err == nil {
+				// Records refused before they were buffered are not
+				// waited for by Flush.
+				s.pending.Wait()
+				return nil
 			}
-			resp, err := p.client.Produce(ctx, &kafkago.ProduceRequest{
-				Topic: p.topic, Partition: part, RequiredAcks: kafkago.RequireAll,
-				Compression: p.compression, Records: &messageRecords{msgs: msgs, idx: idx[:k]},
-			})
-			if err == nil && resp != nil && resp.Error != nil {
-				err = resp.Error
+			s.cl.Close()
+			s.cl = nil
+			s.pending.Wait()
+			s.broken = fmt.Errorf("kafka output: closed after a write to %s was given up", t.name)
+			// Every record is settled now: those not acknowledged
+			// failed, with ctx or with the close.
+			return fmt.Errorf("produce to kafka topic %s: %d messages not acknowledged: %w", t.name, len(s.failed), ctx.Err())
+		case <-tick.C:
+			n, last := s.seen.count()
+			unacked := s.unacked.Load()
+			if unacked == 0 || n == seen && time.Since(reported) < s.cfg.AttemptTimeout {
+				continue
 			}
-			if err != nil {
-				mu.Lock()
-				if k > 1 && (errors.Is(err, kafkago.MessageSizeTooLarge) || errors.Is(err, kafkago.RecordListTooLarge)) {
-					sizeRefused = true
-				}
-				err = fmt.Errorf("partition %d: %w", part, err)
-				for _, i := range idx[:k] {
-					fail(i, err)
-				}
-				// The rest wait for the retry after the failed
-				// request's; if that one was refused for its records,
-				// they go with them into the halving, in order, so no
-				// later record of the partition overtakes an earlier
-				// one that is sent again.
-				rest := fmt.Errorf("partition %d: %w", part, errNotSent)
-				if refusedRecord(err) {
-					rest = fmt.Errorf("partition %d: not sent after an earlier request was refused: %w", part, err)
-				}
-				for _, i := range idx[k:] {
-					fail(i, rest)
-				}
-				mu.Unlock()
-				return
+			seen, reported = n, time.Now()
+			s.hook.ProduceFailed(t.name, "retriable", int(unacked))
+			if ok, skipped := s.warn.Allow(); ok {
+				s.log.Warn("kafka output: produce not acknowledged yet, retrying", "topic", t.name,
+					"brokers", strings.Join(s.cfg.Brokers, ","), "pending", unacked,
+					"waited", time.Since(start).Round(time.Millisecond), "err", last, "suppressed", skipped)
 			}
-			idx = idx[k:]
 		}
 	}
-	if len(byPart) == 1 {
-		for part, idx := range byPart {
-			send(part, idx)
+}
+
+// isolate finds, among refused records, those refused for themselves: a
+// broker refuses a partition's whole record batch for one bad record, and
+// the client fails the partition's later records with it. The refused are
+// sent again in halves, in order, until each is accepted or refused on
+// its own.
+func (s *Sink) isolate(ctx context.Context, b *pipeline.Batch, recs []kgo.Record, refused []refusal) error {
+	var suspects []int
+	for _, r := range refused {
+		if !r.alone {
+			suspects = append(suspects, r.i)
+			continue
 		}
-	} else {
-		var wg sync.WaitGroup
-		for part, idx := range byPart {
-			wg.Go(func() { send(part, idx) })
+		if err := s.poison(ctx, &b.Outs[r.i], r.err); err != nil {
+			return err
 		}
-		wg.Wait()
 	}
-	if sizeRefused && time.Since(p.limitRead) >= limitRecheck {
-		p.limitRead = time.Now()
-		if n := RecordLimit(ctx, p.client, p.topic, p.log); n != p.maxBytes {
-			p.log.Info("kafka output: the topic's max.message.bytes changed; produce requests follow it",
-				"topic", p.topic, "was", p.maxBytes+batchOverhead, "now", n+batchOverhead)
-			p.maxBytes = n
-		}
+	if len(suspects) == 0 {
+		return nil
 	}
-	if errs != nil {
-		return errs
+	halves := [][]int{suspects}
+	if len(suspects) > 1 {
+		halves = [][]int{suspects[:len(suspects)/2], suspects[len(suspects)/2:]}
+	}
+	for _, h := range halves {
+		again, err := s.send(ctx, s.out, recs, h)
+		if err != nil {
+			return err
+		}
+		if err := s.isolate(ctx, b, recs, again); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// partitions asks the transport for the topic's partition count: it
-// answers from its metadata cache, refreshed every MetadataTTL, so
-// partitions added to the output topic are used within that time.
-func (p *producer) partitions(ctx context.Context) (int, error) {
-	r, err := p.client.Transport.RoundTrip(ctx, p.client.Addr, &metadataAPI.Request{TopicNames: []string{p.topic}})
+// poison deals with an output the topic refused on its own: its record
+// goes to the dead-letter topic as it was read, with headers saying why
+// and where from; without a dead-letter topic (or for a line, which has
+// no record) the refusal is the error that stops the run.
+func (s *Sink) poison(ctx context.Context, o *pipeline.Output, cause error) error {
+	if s.dlq == nil || o.Source == nil {
+		return kafkaout.Stop(s.cfg.Topic, o, cause)
+	}
+	rec := []kgo.Record{*kafkaout.DeadLetter(s.dlq.name, s.cfg.Topic, o, cause)}
+	rec[0].Partition = unpartitioned
+	refused, err := s.send(ctx, s.dlq, rec, []int{0})
+	if err == nil && len(refused) > 0 {
+		err = refused[0].err
+	}
 	if err != nil {
-		return 0, fmt.Errorf("metadata of topic %s: %w", p.topic, err)
+		return kafkaout.NotSetAside(s.cfg.Topic, s.dlq.name, o, cause, err)
 	}
-	for _, t := range r.(*metadataAPI.Response).Topics {
-		if t.Name == p.topic {
-			if t.ErrorCode != 0 {
-				return 0, fmt.Errorf("metadata of topic %s: %w", p.topic, kafkago.Error(t.ErrorCode))
-			}
-			if len(t.Partitions) == 0 {
-				break
-			}
-			return len(t.Partitions), nil
-		}
-	}
-	return 0, fmt.Errorf("metadata of topic %s: %w", p.topic, kafkago.UnknownTopicOrPartition)
+	s.DeadLettered.Add(1)
+	s.hook.DeadLettered(o.Source.Topic)
+	kafkaout.LogSetAside(s.log, s.cfg.Topic, s.dlq.name, o, cause)
+	return nil
 }
 
-// messageSize is an upper bound of a message's size in a record batch
-// (kafka-go's own estimate).
-func messageSize(m *kafkago.Message) int {
-	n := 4 + 1 + 1 + 8 + 4 + len(m.Key) + 4 + len(m.Value) + 4
-	for _, h := range m.Headers {
+// recordSize is an upper bound of a record's size in a record batch: every
+// length counted at 4 bytes and the timestamp at 8, where the batch holds
+// varints.
+func recordSize(r *kgo.Record) int {
+	n := 4 + 1 + 1 + 8 + 4 + len(r.Key) + 4 + len(r.Value) + 4
+	for _, h := range r.Headers {
 		n += 4 + len(h.Key) + 4 + len(h.Value)
 	}
 	return n
 }
-
-// messageRecords reads msgs[idx[…]] as the records of a produce request,
-// with one reusable reader for keys and one for values.
-type messageRecords struct {
-	msgs   []kafkago.Message
-	idx    []int
-	next   int
-	record kafkago.Record
-	key    bytesReader
-	value  bytesReader
-}
-
-func (r *messageRecords) ReadRecord() (*kafkago.Record, error) {
-	if r.next >= len(r.idx) {
-		return nil, io.EOF
-	}
-	m := &r.msgs[r.idx[r.next]]
-	r.next++
-	r.record = kafkago.Record{Time: m.Time, Headers: m.Headers}
-	if m.Key != nil {
-		r.key.Reset(m.Key)
-		r.record.Key = &r.key
-	}
-	if m.Value != nil {
-		r.value.Reset(m.Value)
-		r.record.Value = &r.value
-	}
-	return &r.record, nil
-}
-
-type bytesReader struct{ bytes.Reader }
-
-func (*bytesReader) Close() error { return nil }
