@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,6 +53,20 @@ func (b *Builder) Reset() {
 	clear(b.headers) // drop references to the last batch's buffers
 	b.headers = b.headers[:0]
 	b.bytes = b.bytes[:0]
+}
+
+// Grow makes room in the buffers for the headers and codes of outs, so
+// that building their records grows neither.
+func (b *Builder) Grow(outs []pipeline.Output) {
+	nh, nc := 0, 0
+	for i := range outs {
+		nh += len(outs[i].Headers) + 1
+		for _, c := range outs[i].Codes {
+			nc += len(c) + 1
+		}
+	}
+	b.headers = slices.Grow(b.headers, nh)
+	b.bytes = slices.Grow(b.bytes, nc)
 }
 
 // Build sets r to the record of o for topic: o's value, the consumed

@@ -3,6 +3,7 @@ package kafkatxn
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,18 +61,28 @@ func (p *producer) write(ctx context.Context, b *pipeline.Batch) error {
 		return err
 	}
 	cfg := &p.stage.cfg
-	// The records stay with the producer until the transaction ends:
-	// this batch's headers get buffers of their own.
-	build := kafkaout.Builder{ProduceTime: cfg.ProduceTime}
-	recs := make([]kgo.Record, len(b.Outs))
+	pool := p.stage.batches
+	tb := pool.of(b)
+	if tb == nil {
+		return fmt.Errorf("kafka exactly-once: a batch this stage did not hand out")
+	}
+	// The output records, and their headers in the Builder's buffers, are
+	// the batch's, kept with it until every record is acknowledged.
+	n := len(b.Outs)
+	tb.recs = slices.Grow(tb.recs[:0], n)[:n]
+	tb.build.ProduceTime = cfg.ProduceTime
+	tb.build.Grow(b.Outs)
+	tb.refs.Add(int64(n))
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			tb.kept.Store(true)
+			p.failedRecord(tb.outputOf(r), r, err)
+		}
+		tb.release(pool)
+	}
 	for i := range b.Outs {
-		o := &b.Outs[i]
-		build.Build(&recs[i], cfg.OutTopic, o)
-		p.stage.sess.Produce(ctx, &recs[i], func(r *kgo.Record, err error) {
-			if err != nil {
-				p.failedRecord(o, r, err)
-			}
-		})
+		tb.build.Build(&tb.recs[i], cfg.OutTopic, &b.Outs[i])
+		p.stage.sess.Produce(ctx, &tb.recs[i], promise)
 	}
 	return nil
 }
