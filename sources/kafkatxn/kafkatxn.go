@@ -43,6 +43,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/internal/kafkagroup"
 	"github.com/annotator-dev/annotator/metrics"
 	kafkasink "github.com/annotator-dev/annotator/sinks/kafka"
 )
@@ -150,13 +151,13 @@ type partitionKey struct {
 // New checks that the brokers answer and the topics exist, and joins the
 // group with a transactional producer.
 func New(ctx context.Context, cfg Config) (*Stage, error) {
+	group := kafkagroup.Settings{Brokers: cfg.Brokers, Topics: cfg.Topics, Group: cfg.Group, Start: cfg.Start,
+		SessionTimeout: cfg.SessionTimeout}
+	if err := group.Check(); err != nil {
+		return nil, fmt.Errorf("kafka exactly-once: %w", err)
+	}
+	cfg.Start, cfg.SessionTimeout = group.Start, group.SessionTimeout
 	switch {
-	case len(cfg.Brokers) == 0:
-		return nil, errors.New("kafka exactly-once: no brokers (--kafka-brokers)")
-	case len(cfg.Topics) == 0:
-		return nil, errors.New("kafka exactly-once: no input topic (--kafka-topic)")
-	case cfg.Group == "":
-		return nil, errors.New("kafka exactly-once: no consumer group (--kafka-group)")
 	case cfg.OutTopic == "":
 		return nil, errors.New("kafka exactly-once: no output topic (--kafka-out-topic)")
 	case cfg.DeadLetterTopic != "" && cfg.DeadLetterTopic == cfg.OutTopic:
@@ -172,9 +173,6 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
-	}
-	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 30 * time.Second
 	}
 	if cfg.CommitInterval < 0 {
 		cfg.CommitInterval = 0
@@ -204,15 +202,6 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	start := kgo.NewOffset().AtStart()
-	switch cfg.Start {
-	case "", "first":
-	case "last":
-		start = kgo.NewOffset().AtEnd()
-	default:
-		return nil, fmt.Errorf("kafka exactly-once: start %q: want first or last", cfg.Start)
-	}
-
 	// The start-up checks are the at-least-once stage's: the same errors
 	// for unreachable brokers, refused credentials and missing topics.
 	tr := &kafkago.Transport{TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
@@ -239,22 +228,13 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	s.assign.hook = cfg.Membership
 	s.assign.log = cfg.Log
 	s.assign.group = cfg.Group
-	opts := []kgo.Opt{
+	// The rebalance timeout is the longest a member may take to end its
+	// transaction and rejoin.
+	group.RebalanceTimeout = max(kafkagroup.DefaultRebalanceTimeout, cfg.TransactionTimeout)
+	opts := append(group.Opts(cfg.Log),
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID("annotator"),
-		kgo.WithLogger(slogAdapter{cfg.Log}),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topics...),
-		kgo.ConsumeResetOffset(start),
-		// What an upstream transaction aborted is not this stage's input.
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
-		kgo.SessionTimeout(cfg.SessionTimeout),
-		// Partitions added to an input topic are found within this, as
-		// the at-least-once stage watches for them (franz-go's default
-		// is 5 minutes).
-		kgo.MetadataMaxAge(5 * time.Second),
-		kgo.RebalanceTimeout(max(30*time.Second, cfg.TransactionTimeout)),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
@@ -267,7 +247,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 		// Fetched and not yet handed out: a quarter of the bound, as the
 		// at-least-once stage's batches (a larger record still comes).
 		kgo.FetchMaxBytes(int32(max(cfg.BufferedBytes/4, 1<<20))),
-		kgo.MaxBufferedRecords(1 << 20),
+		kgo.MaxBufferedRecords(1<<20),
 		kgo.ProducerBatchCompression(comp),
 		// Records with a key go where Java's partitioner puts them
 		// (murmur2), the others to one partition per batch.
@@ -276,7 +256,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 		kgo.OnPartitionsAssigned(s.assign.assigned),
 		kgo.OnPartitionsRevoked(s.assign.revoked),
 		kgo.OnPartitionsLost(s.assign.revoked),
-	}
+	)
 	if cfg.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(cfg.TLS))
 	}
@@ -327,18 +307,3 @@ func (noHooks) CommitFailed()                           {}
 func (noHooks) PartitionLag(string, int32, int64)       {}
 func (noHooks) ProduceFailed(string, string, int)       {}
 func (noHooks) DeadLettered(string)                     {}
-
-// slogAdapter passes franz-go's own messages on as detail: what matters
-// is reported by the stage itself.
-type slogAdapter struct{ log *slog.Logger }
-
-func (a slogAdapter) Level() kgo.LogLevel {
-	if a.log.Enabled(context.Background(), slog.LevelDebug) {
-		return kgo.LogLevelInfo
-	}
-	return kgo.LogLevelNone
-}
-
-func (a slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	a.log.Debug("kafka client: "+msg, keyvals...)
-}
