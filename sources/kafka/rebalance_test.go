@@ -71,6 +71,8 @@ func TestRevokeCommitsWhatWasAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer second.Close()
+	// More records, so that the new owner has some wherever it starts.
+	b.Produce(topic, messages(n)...)
 	got, err := second.Next(ctx)
 	if err != nil {
 		t.Fatalf("the joining member got nothing: %v", err)
