@@ -326,3 +326,26 @@ func TestKafkaExactlyOncePartitionsAdded(t *testing.T) {
 		t.Errorf("committed offsets %v: want the added partitions committed", committed)
 	}
 }
+
+// TestKafkaExactlyOnceDryInputCommits: with a commit interval of ten
+// minutes (whose transactions the brokers' default timeout allows), a burst of records still becomes visible to read_committed
+// readers once the input runs dry, burst after burst (the second one
+// fills batches the first one spent), each record once.
+func TestKafkaExactlyOnceDryInputCommits(t *testing.T) {
+	b := kafkatest.Start(t)
+	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
+	args := append(eosArgs(b, in, out, b.Name("group"), b.Name("txn")), "--kafka-commit-interval", "10m")
+	cmd, stderr := startBin(t, args...)
+	const per = 3000
+	for burst := range 3 {
+		b.Produce(in, records(burst*per, per)...)
+		waitCommitted(t, b, out, (burst+1)*per, 60*time.Second, stderr)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM; stderr:\n%s", code, stderr)
+	}
+	readExactlyOnce(t, b, in, out, 2, stderr)
+}

@@ -97,6 +97,14 @@ type Config struct {
 	Produce    metrics.ProduceHook
 }
 
+// maxTransactionTimeout is the brokers' default transaction.max.timeout.ms:
+// a producer asking for more is refused outright.
+const maxTransactionTimeout = 15 * time.Minute
+
+// maxCommitInterval is the longest a transaction may stay open: a minute
+// short of the longest timeout brokers grant by default.
+const maxCommitInterval = maxTransactionTimeout - time.Minute
+
 // DefaultTransactionalID is the transactional ID of a member not given
 // one: unique to this process, so that members on one host do not fence
 // each other. A member killed mid-transaction then leaves that transaction
@@ -138,6 +146,9 @@ type Stage struct {
 	outstanding int
 	idle        chan struct{} // closed when outstanding reaches 0; nil when nobody waits
 
+	// batches are filled again once spent (see txnBatch).
+	batches *batchPool
+
 	assign    assignment
 	closeOnce sync.Once
 	txnHook   metrics.TxnHook
@@ -177,8 +188,12 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	if cfg.CommitInterval < 0 {
 		cfg.CommitInterval = 0
 	}
+	if cfg.CommitInterval > maxCommitInterval {
+		return nil, fmt.Errorf("kafka exactly-once: commit interval %s: a transaction may stay open at most %s, so that it ends before the brokers' transaction.max.timeout.ms (15 minutes unless set) aborts it",
+			cfg.CommitInterval, maxCommitInterval)
+	}
 	if cfg.TransactionTimeout <= 0 {
-		cfg.TransactionTimeout = max(10*time.Second, 2*cfg.CommitInterval+5*time.Second)
+		cfg.TransactionTimeout = min(max(10*time.Second, 2*cfg.CommitInterval+5*time.Second), maxTransactionTimeout)
 	}
 	if cfg.BufferedBytes <= 0 {
 		cfg.BufferedBytes = 64 << 20
@@ -224,7 +239,8 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	}
 	limit := int(limits[cfg.OutTopic])
 
-	s := &Stage{cfg: cfg, log: cfg.Log, next: map[partitionKey]int64{}, hwm: map[partitionKey]int64{}, txnHook: cfg.Txn}
+	s := &Stage{cfg: cfg, log: cfg.Log, next: map[partitionKey]int64{}, hwm: map[partitionKey]int64{}, txnHook: cfg.Txn,
+		batches: newBatchPool()}
 	s.assign.hook = cfg.Membership
 	s.assign.log = cfg.Log
 	s.assign.group = cfg.Group

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestNewRefuses: settings that cannot work are refused before any
@@ -22,6 +23,7 @@ func TestNewRefuses(t *testing.T) {
 		{func(c *Config) { c.Topics = []string{"out"} }, "topic out is both read and written"},
 		{func(c *Config) { c.Compression = "brotli" }, `kafka compression "brotli"`},
 		{func(c *Config) { c.Start = "middle" }, `start "middle"`},
+		{func(c *Config) { c.CommitInterval = 20 * time.Minute }, "commit interval 20m0s: a transaction may stay open at most 14m0s"},
 	} {
 		cfg := base
 		tc.edit(&cfg)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -64,29 +64,60 @@ func (p *producer) write(ctx context.Context, b *pipeline.Batch) error {
 		return err
 	}
 	cfg := &p.stage.cfg
+	pool := p.stage.batches
+	tb := pool.of(b)
+	if tb == nil {
+		return fmt.Errorf("kafka exactly-once: a batch this stage did not hand out")
+	}
+	// The output records and their headers are two slabs of the batch's,
+	// kept with it until every record is acknowledged.
+	n, nh, nc := len(b.Outs), 0, 0
+	for i := range b.Outs {
+		nh += len(b.Outs[i].Headers) + 1
+		for _, c := range b.Outs[i].Codes {
+			nc += len(c) + 1
+		}
+	}
+	tb.recs = slices.Grow(tb.recs[:0], n)[:n]
+	tb.hdrs = slices.Grow(tb.hdrs[:0], nh)
+	codes := slices.Grow(tb.codes[:0], nc)
+	tb.refs.Add(int64(n))
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			tb.kept.Store(true)
+			p.failedRecord(tb.outputOf(r), r, err)
+		}
+		tb.release(pool)
+	}
 	for i := range b.Outs {
 		o := &b.Outs[i]
-		r := &kgo.Record{Topic: cfg.OutTopic, Key: o.Key, Value: o.Value}
+		r := &tb.recs[i]
+		*r = kgo.Record{Topic: cfg.OutTopic, Key: o.Key, Value: o.Value}
 		if o.Source != nil && !cfg.ProduceTime {
 			r.Timestamp = o.Source.Time
 		}
-		if n := len(o.Headers) + 1; n > 0 {
-			r.Headers = make([]kgo.RecordHeader, 0, n)
-		}
+		h0 := len(tb.hdrs)
 		for _, h := range o.Headers {
 			if h.Key != kafkasink.CodesHeader {
-				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+				tb.hdrs = append(tb.hdrs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 			}
 		}
 		if len(o.Codes) > 0 {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: kafkasink.CodesHeader, Value: []byte(strings.Join(o.Codes, ","))})
-		}
-		p.stage.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
-			if err != nil {
-				p.failedRecord(o, r, err)
+			c0 := len(codes)
+			for j, c := range o.Codes {
+				if j > 0 {
+					codes = append(codes, ',')
+				}
+				codes = append(codes, c...)
 			}
-		})
+			tb.hdrs = append(tb.hdrs, kgo.RecordHeader{Key: kafkasink.CodesHeader, Value: codes[c0:len(codes):len(codes)]})
+		}
+		if len(tb.hdrs) > h0 {
+			r.Headers = tb.hdrs[h0:len(tb.hdrs):len(tb.hdrs)]
+		}
+		p.stage.sess.Produce(ctx, r, promise)
 	}
+	tb.codes = codes
 	return nil
 }
 
