@@ -154,9 +154,8 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	return nil, usagef("--kafka-sasl %q: want plain, scram-sha-256 or scram-sha-512", c.saslMechanism)
 }
 
-// clientSASL is the SASL mechanism as franz-go, which the exactly-once
-// stage and the Kafka output are built on, takes it; sasl has checked the
-// settings.
+// clientSASL is the SASL mechanism as franz-go, which the Kafka input and
+// output are built on, takes it; sasl has checked the settings.
 func (c *kafkaConn) clientSASL() franzsasl.Mechanism {
 	password := c.saslPassword
 	if password == "" {
@@ -255,7 +254,7 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 	if len(env.paths) > 0 {
 		return nil, usagef("--kafka-topic reads Kafka, not the files %s", strings.Join(env.paths, " "))
 	}
-	t, m, err := i.conn.security()
+	t, _, err := i.conn.security()
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +266,7 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 		commit = kafkasrc.CommitEachBatch
 	}
 	cfg := kafkasrc.Config{
-		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: m,
+		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: i.conn.clientSASL(),
 		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: commit,
 		DrainTimeout: i.drainTimeout, StartTimeout: i.conn.connectTimeout, Log: env.log,
 		InFlightBytes: i.maxInFlight,

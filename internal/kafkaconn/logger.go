@@ -8,8 +8,14 @@ import (
 )
 
 // Logger passes franz-go's own messages on to log as detail (debug): what
-// matters is reported by the stage itself, in its words.
-func Logger(log *slog.Logger) kgo.Logger { return slogAdapter{log} }
+// matters is reported by the stage itself, in its words. The Kafka inputs
+// and output all log through it.
+func Logger(log *slog.Logger) kgo.Logger {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return slogAdapter{log}
+}
 
 type slogAdapter struct{ log *slog.Logger }
 
@@ -20,6 +26,6 @@ func (a slogAdapter) Level() kgo.LogLevel {
 	return kgo.LogLevelNone
 }
 
-func (a slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+func (a slogAdapter) Log(_ kgo.LogLevel, msg string, keyvals ...any) {
 	a.log.Debug("kafka client: "+msg, keyvals...)
 }

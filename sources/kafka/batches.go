@@ -5,76 +5,266 @@ import (
 	"io"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/annotator-dev/annotator/pipeline"
 )
 
+// maxRecycled is the largest output buffer a recycled batch keeps: a
+// batch of huge records is left to the garbage collector rather than
+// holding its memory for good.
+const maxRecycled = 8 << 20
+
+// slot is a batch and the memory Next fills it with, kept across reuses.
+type slot struct {
+	s *Source
+	b pipeline.Batch
+	// meta and headers are arenas of the records' JSON metadata and
+	// headers: a full one is replaced (the records already made keep
+	// the old). The last meta arena, the largest, is kept for the next
+	// use; the headers' is made anew for each batch (sized as the last
+	// one), as their lists reach the sink's outputs, which sinks have
+	// kept past Done.
+	meta        []byte
+	headers     []pipeline.Header
+	headersHint int
+	acks        []partitionAck
+	cost        int64  // in-flight bytes the batch gives back once delivered
+	done        func() // deliver, made once per slot
+}
+
+// partitionAck is how far a batch goes in one partition.
+type partitionAck struct {
+	p     *partition
+	end   int64 // offset just past the batch's last record of p
+	epoch int32 // leader epoch of that record
+}
+
+// polled is one poll's records of one partition not yet put in a batch.
+type polled struct {
+	p     *partition
+	recs  []*kgo.Record
+	bytes int64 // what recs hold (see recordBytes)
+}
+
 // Next returns the next batch of records, waiting for at least one.
 func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
-	var b *pipeline.Batch
+	s.next.Lock()
+	defer s.next.Unlock()
+	sl := s.slot()
+	b := &sl.b
+	var lingerEnd time.Time // zero until the batch has its first record
+	for {
+		s.fill(sl)
+		n := len(b.Records)
+		if n >= s.cfg.BatchRecords || (n > 0 && s.hasPending()) {
+			return s.handOut(sl), nil // as full as the limits let it be
+		}
+		if n > 0 && lingerEnd.IsZero() {
+			lingerEnd = time.Now().Add(s.cfg.Linger)
+		}
+		room, freed := s.inFlight.room()
+		if n > 0 && (!room || !time.Now().Before(lingerEnd)) {
+			return s.handOut(sl), nil
+		}
+		if err := s.interrupted(ctx); err != nil {
+			if n > 0 {
+				// What was taken is handed on: its partitions count
+				// it as in flight.
+				return s.handOut(sl), nil
+			}
+			s.recycle(sl)
+			return nil, err
+		}
+		if s.hasPending() || !room {
+			// The batch is empty and the records out fill the
+			// budget: wait until some are delivered.
+			select {
+			case <-freed:
+			case <-ctx.Done():
+			case <-s.quit.Done():
+			}
+			continue
+		}
+		s.sort(s.poll(ctx, lingerEnd, s.cfg.BatchRecords-n))
+	}
+}
+
+// interrupted says why Next must stop: the source failed or was closed,
+// or ctx is done.
+func (s *Source) interrupted(ctx context.Context) error {
 	select {
-	case b = <-s.free:
+	case <-s.failed:
+		return s.err
+	case <-s.stop:
+		return io.EOF
 	default:
-		b = &pipeline.Batch{}
+		return ctx.Err()
 	}
-	b.Kind, b.Stream = pipeline.Records, "kafka"
-	var acks []chunkAck
-	var cost int64 // in-flight bytes the batch gives back once delivered
-	add := func(c *chunk) {
-		var n int64
-		acks, n = s.take(b, c, acks)
-		cost += n
+}
+
+// poll waits for up to n records, until ctx is done, until (unless zero),
+// or until the source stops. The caller sorts what it returns, which
+// allows rebalances again.
+func (s *Source) poll(ctx context.Context, until time.Time, n int) kgo.Fetches {
+	var pctx context.Context
+	var cancel context.CancelFunc
+	if until.IsZero() {
+		pctx, cancel = context.WithCancel(ctx)
+	} else {
+		pctx, cancel = context.WithDeadline(ctx, until)
 	}
-	if s.pending != nil {
-		c := s.pending
-		s.pending = nil
-		add(c)
-	}
-	for len(b.Records) == 0 {
-		select {
-		case c := <-s.chunks:
-			add(c)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.stop:
-			return nil, io.EOF
-		case <-s.failed:
-			return nil, s.err
-		}
-	}
-	linger := time.NewTimer(s.cfg.Linger)
-	defer linger.Stop()
+	defer cancel()
+	stop := context.AfterFunc(s.quit, cancel)
+	defer stop()
+	return s.cl.PollRecords(pctx, n)
+}
+
+// fill moves pending records into sl's batch while it takes them: up to
+// BatchRecords, at most a quarter of the in-flight budget (a first record
+// always), and only while the records out fit in the budget (see
+// budget.handOut). Records of a partition given up since they were
+// polled are dropped: its next owner reads them again.
+func (s *Source) fill(sl *slot) {
+	b := &sl.b
 	maxCost := int64(s.cfg.InFlightBytes / 4)
-gather:
-	for len(b.Records) < s.cfg.BatchRecords && s.pending == nil && cost < maxCost {
-		select {
-		case c := <-s.chunks:
-			add(c)
-		case <-linger.C:
-			break gather
-		case <-ctx.Done():
-			// What was taken is handed on: its partitions count it as
-			// in flight.
-			break gather
+	for s.hasPending() && len(b.Records) < s.cfg.BatchRecords {
+		pp := &s.pending[s.head]
+		p := pp.p
+		p.mu.Lock()
+		if p.revoked {
+			p.mu.Unlock()
+			s.inFlight.dropped(pp.bytes)
+			s.popPending()
+			continue
+		}
+		avail, idle := s.inFlight.available()
+		var took int64
+		n := 0
+		for _, r := range pp.recs {
+			if len(b.Records) >= s.cfg.BatchRecords {
+				break
+			}
+			c := recordBytes(r)
+			if took+c > avail && !(idle && took == 0) {
+				break
+			}
+			if len(b.Records) > 0 && sl.cost+c > maxCost {
+				break
+			}
+			sl.add(r)
+			took += c
+			sl.cost += c
+			n++
+		}
+		if n > 0 {
+			last := pp.recs[n-1]
+			p.handed = last.Offset + 1
+			sl.ack(p, last.Offset+1, last.LeaderEpoch)
+		}
+		p.mu.Unlock()
+		s.inFlight.handOut(took)
+		if n < len(pp.recs) {
+			pp.recs = pp.recs[n:]
+			pp.bytes -= took
+			return
+		}
+		s.popPending()
+	}
+}
+
+func (s *Source) hasPending() bool { return s.head < len(s.pending) }
+
+// popPending drops the first pending partition's records, all handed
+// out or dropped; the list keeps its memory.
+func (s *Source) popPending() {
+	s.pending[s.head] = polled{}
+	s.head++
+	if s.head == len(s.pending) {
+		s.pending, s.head = s.pending[:0], 0
+	}
+}
+
+// dropPending forgets the records polled and not handed out (Close).
+func (s *Source) dropPending() {
+	for _, pp := range s.pending[s.head:] {
+		s.inFlight.dropped(pp.bytes)
+	}
+	clear(s.pending)
+	s.pending, s.head = s.pending[:0], 0
+}
+
+// add appends r to the batch: its key, value and header values are
+// franz-go's, its metadata and header list the slot's arenas.
+func (sl *slot) add(r *kgo.Record) {
+	rec := pipeline.Record{Key: r.Key, Value: r.Value, Topic: r.Topic, Partition: r.Partition,
+		Offset: r.Offset, Time: r.Timestamp}
+	if len(r.Headers) > 0 {
+		if sl.headers == nil {
+			sl.headers = make([]pipeline.Header, 0, max(sl.headersHint, 4*len(r.Headers)))
+		}
+		start := len(sl.headers)
+		for _, h := range r.Headers {
+			sl.headers = append(sl.headers, pipeline.Header{Key: h.Key, Value: h.Value})
+		}
+		rec.Headers = sl.headers[start:len(sl.headers):len(sl.headers)]
+	}
+	sl.meta, rec.Meta = AppendMeta(sl.meta, r.Topic, r.Partition, r.Offset)
+	sl.b.Records = append(sl.b.Records, rec)
+}
+
+// ack notes that the batch goes up to end in p.
+func (sl *slot) ack(p *partition, end int64, epoch int32) {
+	for i := range sl.acks {
+		if sl.acks[i].p == p {
+			sl.acks[i].end, sl.acks[i].epoch = end, epoch
+			return
 		}
 	}
-	b.Done = func() {
-		for _, a := range acks {
-			a.p.ack(a.end)
-		}
-		s.inFlight.give(cost)
-		s.recycle(b)
+	sl.acks = append(sl.acks, partitionAck{p: p, end: end, epoch: epoch})
+}
+
+// slot returns a delivered batch to fill again, or a new one.
+func (s *Source) slot() *slot {
+	select {
+	case sl := <-s.free:
+		return sl
+	default:
 	}
-	return b, nil
+	sl := &slot{s: s}
+	sl.done = sl.deliver
+	return sl
+}
+
+func (s *Source) handOut(sl *slot) *pipeline.Batch {
+	sl.b.Kind, sl.b.Stream = pipeline.Records, "kafka"
+	sl.b.Done = sl.done
+	return &sl.b
+}
+
+// deliver is a batch's Done: the sink took it.
+func (sl *slot) deliver() {
+	for _, a := range sl.acks {
+		a.p.ack(a.end, a.epoch, sl.s.kick)
+	}
+	sl.s.inFlight.give(sl.cost)
+	sl.s.recycle(sl)
 }
 
 // recycle keeps a delivered batch for Next to fill again.
-func (s *Source) recycle(b *pipeline.Batch) {
-	if cap(b.Out) > maxRecycled {
+func (s *Source) recycle(sl *slot) {
+	if cap(sl.b.Out) > maxRecycled {
 		return
 	}
-	b.Reset()
+	sl.b.Reset()
+	sl.meta = sl.meta[:0]
+	sl.headersHint = len(sl.headers)
+	sl.headers = nil
+	clear(sl.acks)
+	sl.acks = sl.acks[:0]
+	sl.cost = 0
 	select {
-	case s.free <- b:
+	case s.free <- sl:
 	default:
 	}
 }
@@ -83,44 +273,4 @@ func (s *Source) recycle(b *pipeline.Batch) {
 // now and at most so far (see Config.InFlightBytes).
 func (s *Source) InFlight() (now, peak int64) {
 	return s.inFlight.spent()
-}
-
-type chunkAck struct {
-	p   *partition
-	end int64
-}
-
-// take adds c's records to b, as many as fit, unless c's partition was
-// revoked, and notes the offset to acknowledge. The rest of a chunk that
-// does not fit waits in s.pending for the next batch, with the chunk's
-// in-flight bytes (its records share one arena, which lives as long as
-// the last of them); cost is the in-flight bytes b now holds for c.
-func (s *Source) take(b *pipeline.Batch, c *chunk, acks []chunkAck) (_ []chunkAck, cost int64) {
-	p := c.part
-	n := min(len(c.recs), max(1, s.cfg.BatchRecords-len(b.Records)))
-	end := c.end
-	if n < len(c.recs) {
-		end = c.recs[n-1].Offset + 1
-	}
-	p.mu.Lock()
-	if p.revoked {
-		p.mu.Unlock()
-		s.inFlight.give(c.cost)
-		return acks, 0 // the next owner reads these again
-	}
-	p.handed = end
-	p.mu.Unlock()
-	b.Records = append(b.Records, c.recs[:n]...)
-	cost = c.cost
-	if n < len(c.recs) {
-		s.pending = &chunk{part: p, recs: c.recs[n:], end: c.end, cost: c.cost}
-		cost = 0
-	}
-	for i := range acks {
-		if acks[i].p == p {
-			acks[i].end = end
-			return acks, cost
-		}
-	}
-	return append(acks, chunkAck{p: p, end: end}), cost
 }

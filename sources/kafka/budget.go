@@ -1,125 +1,130 @@
 package kafka
 
 import (
-	"context"
 	"sync"
 	"unsafe"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/annotator-dev/annotator/pipeline"
 )
 
 // budget bounds the bytes of the records fetched and not yet delivered, so
 // that a stage catching up on a backlog holds the same memory whatever
-// the backlog's size, its records' size or its number of partitions: each
-// fetch loop takes room for a fetch before sending it (waiting while the
-// budget is spent), settles it to what the fetched records hold once read,
-// and a batch gives its records' bytes back once the sink has taken it.
-// Fetches in flight at once can go over the budget together by what
-// their records hold beyond the room they took; the fetches after them
-// wait until that is delivered.
+// the backlog's size, its records' size or its number of partitions.
+//
+// franz-go holds, per broker, one fetch at a time: it sends the next only
+// once this source has polled the last one empty (and no more than
+// MaxConcurrentFetches are on their way at once). Next polls only while
+// the records it handed out leave room in the budget and none polled
+// wait, and hands a record out only if it fits (or if nothing else is
+// out): so what is held is the
+// budget, what one poll took beyond it (waiting in pending), and a fetch
+// per broker. A batch gives its records' bytes back once the sink has
+// taken it.
 type budget struct {
-	mu   sync.Mutex
-	size int64
-	used int64
-	peak int64
-	// freed is closed, and replaced, whenever bytes are given back.
+	mu      sync.Mutex
+	size    int64
+	handed  int64 // in batches handed out and not yet delivered
+	pending int64 // polled and not yet in a batch
+	peak    int64
+	// buffered is what franz-go holds fetched and not yet polled.
+	buffered func() int64
+	// freed is closed, and replaced, whenever handed bytes are given
+	// back.
 	freed chan struct{}
 }
 
 func newBudget(size int64) *budget {
-	return &budget{size: size, freed: make(chan struct{})}
+	return &budget{size: size, freed: make(chan struct{}), buffered: func() int64 { return 0 }}
 }
 
-// take waits until n bytes fit, or until ctx is done, and returns what it
-// took. Asked for more than the whole budget, it takes all of it: it waits
-// for everything else to be delivered, and then goes alone.
-func (b *budget) take(ctx context.Context, n int64) (int64, error) {
-	n = min(n, b.size)
-	for {
-		b.mu.Lock()
-		if b.used+n <= b.size {
-			b.used += n
-			b.peak = max(b.peak, b.used)
-			b.mu.Unlock()
-			return n, nil
-		}
-		freed := b.freed
-		b.mu.Unlock()
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-}
-
-// settle turns room taken for a fetch into what the fetch's records
-// turned out to hold: it gives back what is over, or takes what is
-// missing without waiting (the records are already in memory; the
-// fetches that follow wait for the excess to be delivered). It returns
-// the bytes now taken for the records.
-func (b *budget) settle(room, n int64) int64 {
+// polled counts n bytes just polled, pending.
+func (b *budget) polled(n int64) {
 	b.mu.Lock()
-	b.used += n - room
-	b.peak = max(b.peak, b.used)
-	if n < room {
-		close(b.freed)
-		b.freed = make(chan struct{})
-	}
+	b.pending += n
+	b.peak = max(b.peak, b.handed+b.pending+b.buffered())
 	b.mu.Unlock()
-	return n
 }
 
-// give returns n bytes taken.
+// dropped forgets n pending bytes that will not be handed out.
+func (b *budget) dropped(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.pending -= n
+	b.mu.Unlock()
+}
+
+// room reports whether the records handed out leave room for more, and
+// if not, a channel closed once some are given back.
+func (b *budget) room() (bool, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.handed < b.size, b.freed
+}
+
+// available is the room the records handed out leave, and whether none
+// are out.
+func (b *budget) available() (int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.size - b.handed, b.handed == 0
+}
+
+// handOut moves n pending bytes to a batch: the caller has checked that
+// they fit (see available).
+func (b *budget) handOut(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.pending -= n
+	b.handed += n
+	b.mu.Unlock()
+}
+
+// give returns n bytes handed out.
 func (b *budget) give(n int64) {
 	if n == 0 {
 		return
 	}
 	b.mu.Lock()
-	b.used -= n
+	b.handed -= n
 	close(b.freed)
 	b.freed = make(chan struct{})
 	b.mu.Unlock()
 }
 
-// spent is the bytes taken now, and the most ever taken at once.
+// spent is the bytes held now, and the most ever held at once.
 func (b *budget) spent() (now, peak int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.used, b.peak
+	return b.handed + b.pending + b.buffered(), b.peak
 }
 
-// The arenas read copies a fetch's records into: the first of firstArena
-// bytes, then blocks of arenaBlock (or of one record, if larger); see
-// read and readInto.
-const (
-	firstArena = 32 << 10
-	arenaBlock = 256 << 10
-)
+// recordOverhead is what a record holds beyond its bytes: franz-go's
+// record and the pipeline's, and its JSON metadata beyond the topic's
+// name.
+const recordOverhead = int64(unsafe.Sizeof(kgo.Record{}) + unsafe.Sizeof(pipeline.Record{}) + 48)
 
-// bytes is what c's records hold in memory: the arenas holding their keys,
-// values, headers and JSON metadata, and the records themselves. The
-// arenas are estimated from the bytes they hold, as read fills them: a
-// fetch of a few records still holds a whole first arena, and one a
-// little larger than that a whole block more.
-func (c *chunk) bytes() int64 {
-	var data int64
-	for i := range c.recs {
-		r := &c.recs[i]
-		data += int64(len(r.Key) + len(r.Value) + len(r.Meta))
-		for _, h := range r.Headers {
-			data += int64(len(h.Value))
-		}
-	}
-	arenas := int64(firstArena)
-	if over := data - firstArena; over > 0 {
-		arenas += (over + arenaBlock - 1) / arenaBlock * arenaBlock
-	}
-	n := arenas + int64(cap(c.recs))*int64(unsafe.Sizeof(pipeline.Record{}))
-	for i := range c.recs {
-		for _, h := range c.recs[i].Headers {
-			n += int64(unsafe.Sizeof(h)) + int64(len(h.Key))
-		}
+// recordBytes is what r holds in memory once handed out.
+func recordBytes(r *kgo.Record) int64 {
+	n := int64(len(r.Key)+len(r.Value)+len(r.Topic)) + recordOverhead
+	for _, h := range r.Headers {
+		n += int64(len(h.Key)+len(h.Value)) + int64(unsafe.Sizeof(h)+unsafe.Sizeof(pipeline.Header{}))
 	}
 	return n
+}
+
+// fetchOpts bound what franz-go fetches ahead of Next: a fetch is at most
+// FetchBytes, one partition may fill it, and no more fetches are on their
+// way at once than fill a quarter of the budget.
+func (s *Source) fetchOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.FetchMaxBytes(int32(s.cfg.FetchBytes)),
+		kgo.FetchMaxPartitionBytes(int32(s.cfg.FetchBytes)),
+		kgo.MaxConcurrentFetches(max(1, s.cfg.InFlightBytes/4/s.cfg.FetchBytes)),
+	}
 }

@@ -3,32 +3,36 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (p *partition) ack(off int64) {
+// ack moves p's acknowledged offset to off, and wakes the committer when
+// commits follow batches (kick is nil otherwise).
+func (p *partition) ack(off int64, epoch int32, kick chan struct{}) {
 	p.mu.Lock()
 	moved := off > p.acked
 	if moved {
-		p.acked = off
+		p.acked, p.epoch = off, epoch
 		p.cond.Broadcast()
 	}
 	p.mu.Unlock()
-	if moved && p.kick != nil {
+	if moved && kick != nil {
 		select {
-		case p.kick <- struct{}{}:
+		case kick <- struct{}{}:
 		default: // a commit is already due; it will take this offset too
 		}
 	}
 }
 
-// commitLoop commits the acknowledged offsets of one generation every
-// CommitInterval (or whenever kick says a batch was delivered), and once
-// more after every partition has drained.
-func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts []*partition, fetchers *sync.WaitGroup, kick chan struct{}) {
+// commitLoop commits the acknowledged offsets of the partitions held every
+// CommitInterval (or whenever kick says a batch was delivered), and
+// reports their lag, until ctx is done. A partition's last commit is its
+// revoke's.
+func (s *Source) commitLoop(ctx context.Context) {
 	interval := s.cfg.CommitInterval
 	if interval < 0 {
 		interval = lagInterval
@@ -38,28 +42,32 @@ func (s *Source) commitLoop(ctx context.Context, gen *kafkago.Generation, parts 
 	failed := false
 	for {
 		select {
-		case <-kick: // nil unless commits follow batches
-			failed = !s.commit(gen, parts)
+		case <-s.kick: // nil unless commits follow batches
+			failed = !s.commitHeld()
 		case <-t.C:
 			// When commits follow batches, the tick only retries one
 			// that failed (the stream may have gone quiet since).
-			if kick == nil || failed {
-				failed = !s.commit(gen, parts)
+			if s.kick == nil || failed {
+				failed = !s.commitHeld()
 			}
-			s.reportLag(parts, false)
+			s.reportLag(ctx)
 		case <-ctx.Done():
-			fetchers.Wait()
-			s.commit(gen, parts)
-			s.reportLag(parts, true)
 			return
 		}
 	}
 }
 
-// commit sends the offsets acknowledged since the last commit; it reports
-// false if they could not be committed.
-func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
-	offsets := map[string][]kafkago.OffsetCommit{}
+// commitHeld commits the partitions held.
+func (s *Source) commitHeld() bool {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	return s.commit(s.held())
+}
+
+// commit sends the offsets of parts acknowledged since their last commit,
+// with commitMu held; it reports false if they could not be committed.
+func (s *Source) commit(parts []*partition) bool {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
 	type sent struct {
 		p   *partition
 		off int64
@@ -67,17 +75,21 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
 	var todo []sent
 	for _, p := range parts {
 		p.mu.Lock()
-		acked, prev := p.acked, p.sent
+		acked, prev, epoch, gone := p.acked, p.sent, p.epoch, p.gone
 		p.mu.Unlock()
-		if acked > prev {
-			offsets[p.topic] = append(offsets[p.topic], kafkago.OffsetCommit{Partition: p.id, Offset: acked})
-			todo = append(todo, sent{p, acked})
+		if gone || acked <= prev {
+			continue
 		}
+		if offsets[p.topic] == nil {
+			offsets[p.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[p.topic][p.id] = kgo.EpochOffset{Epoch: epoch, Offset: acked}
+		todo = append(todo, sent{p, acked})
 	}
 	if len(todo) == 0 {
 		return true
 	}
-	if err := s.commitOffsets(gen, offsets); err != nil {
+	if err := s.commitOffsets(offsets); err != nil {
 		// The records stay uncommitted and will be consumed again by
 		// whoever owns the partitions next: at least once.
 		if s.cfg.Membership != nil {
@@ -85,7 +97,7 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
 		}
 		if ok, n := s.commitWarn.Allow(); ok {
 			s.log.Warn("kafka input: commit failed; uncommitted records will be consumed again",
-				"group", s.cfg.Group, "generation", gen.ID, "err", err, "suppressed", n)
+				"group", s.cfg.Group, "err", err, "suppressed", n)
 		}
 		return false
 	}
@@ -97,32 +109,34 @@ func (s *Source) commit(gen *kafkago.Generation, parts []*partition) bool {
 		}
 		x.p.mu.Unlock()
 		if s.cfg.Membership != nil {
-			s.cfg.Membership.PartitionCommitted(x.p.topic, int32(x.p.id), x.off)
+			s.cfg.Membership.PartitionCommitted(x.p.topic, x.p.id, x.off)
 		}
 	}
 	return true
 }
 
-// commitOffsets commits offsets for gen through the client, which looks
-// the group's coordinator up for every request, rather than through the
-// generation's connection: when the coordinator's broker dies, that
-// connection stays dead until the generation ends (kafka-go #1079), while
-// the coordinator that takes over accepts the generation's commits.
-func (s *Source) commitOffsets(gen *kafkago.Generation, offsets map[string][]kafkago.OffsetCommit) error {
+// commitOffsets commits offsets with the group's member ID and
+// generation, as franz-go holds them when the request is made: the
+// broker refuses them once the group has dropped this member. franz-go
+// holds commits back while the member is rejoining, so that they carry
+// the generation that follows.
+func (s *Source) commitOffsets(offsets map[string]map[int32]kgo.EpochOffset) error {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	resp, err := s.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
-		GroupID: s.cfg.Group, GenerationID: int(gen.ID), MemberID: gen.MemberID, Topics: offsets,
-	})
-	if err != nil {
-		return err
-	}
-	for topic, ps := range resp.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return fmt.Errorf("%s/%d: %w", topic, p.Partition, p.Error)
+	var rerr error
+	s.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			rerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					rerr = fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, err)
+					return
+				}
 			}
 		}
-	}
-	return nil
+	})
+	return rerr
 }

@@ -2,114 +2,208 @@ package kafka
 
 import (
 	"context"
-	"strconv"
+	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// emptyGenerationHold is the least time a generation that left a topic
-// consumed without partitions is kept before the member rejoins. A
-// deleted topic gives such generations, and kafka-go's partition watcher
-// ends each one at once (it cannot read the topic's partitions), so
-// without this hold the member rejoins the group in a tight loop until
-// the topic check stops the source.
-const emptyGenerationHold = time.Second
-
-// leave removes from the group a member ID this instance gave up. After
-// any error but a rebalance under way, kafka-go leaves the group and
-// joins again under a new member ID; when the error was the
-// coordinator's broker dying, that leave went nowhere, and the broker
-// taking the group over loads it with the old member, so the rebalance
-// the new one starts waits for the old one's session to time out (the
-// default 30 s: measured on the 3-node cluster, output stalled 30-50 s
-// after the coordinator was SIGKILLed). The group is looked at every
-// 500 ms for one session timeout (after that the coordinator drops the
-// member itself) and the member asked to leave whenever it is there:
-// a new coordinator may load the group after the first look, and a
-// coordinator failing again reloads it with the member once more.
-func (s *Source) leave(ctx context.Context, member string) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.SessionTimeout)
-	defer cancel()
-	for {
-		if s.memberPresent(ctx, member) {
-			resp, err := s.client.LeaveGroup(ctx, &kafkago.LeaveGroupRequest{
-				GroupID: s.cfg.Group, Members: []kafkago.LeaveGroupRequestMember{{ID: member}},
-			})
-			if err == nil && resp.Error == nil {
-				s.log.Info("kafka input: removed the member ID given up from the group, so that the rebalance need not wait for it",
-					"group", s.cfg.Group, "member", member)
-			}
-		}
-		t := time.NewTimer(500 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+// partition is one partition's state while this member holds it: a
+// partition given up and assigned again gets a new one.
+type partition struct {
+	topic string
+	id    int32
+	mu    sync.Mutex
+	cond  *sync.Cond
+	// revoked: the partition is being given up; records polled and not
+	// yet handed out are dropped.
+	revoked bool
+	// gone: given up, its last commit made (set under commitMu).
+	gone   bool
+	handed int64 // offset just past the last record handed to the pipeline
+	acked  int64 // offset just past the last record the sink took
+	epoch  int32 // leader epoch of the last record the sink took
+	sent   int64 // the last offset sent in a commit
+	// For the lag (-1 until known): the offset past the partition's last
+	// record, the first offset still in the log, and the offset this
+	// member started delivering at.
+	hwm      int64
+	logStart int64
+	start    int64
 }
 
-// memberPresent reports whether the group's coordinator lists member.
-func (s *Source) memberPresent(ctx context.Context, member string) bool {
-	resp, err := s.client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{GroupIDs: []string{s.cfg.Group}})
-	if err != nil {
-		return false
-	}
-	for _, g := range resp.Groups {
-		if g.Error != nil {
-			continue
-		}
-		for _, m := range g.Members {
-			if m.MemberID == member {
-				return true
-			}
-		}
-	}
-	return false
+// partition returns the state of the partition held, made if need be.
+func (s *Source) partition(topic string, id int32) *partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.partitionLocked(topic, id)
 }
 
-func (s *Source) startGeneration(gen *kafkago.Generation) {
-	var parts []*partition
-	var assigned []string
-	var fetchers sync.WaitGroup
-	var kick chan struct{}
-	if s.cfg.CommitInterval < 0 {
-		kick = make(chan struct{}, 1)
+func (s *Source) partitionLocked(topic string, id int32) *partition {
+	k := topicPartition{topic, id}
+	if p, ok := s.parts[k]; ok {
+		return p
 	}
-	for topic, as := range gen.Assignments {
-		for _, a := range as {
-			p := &partition{topic: topic, id: a.ID, handed: -1, acked: -1, sent: -1, hwm: -1, logStart: -1, start: -1, kick: kick}
-			p.cond = sync.NewCond(&p.mu)
-			parts = append(parts, p)
-			assigned = append(assigned, topic+"/"+strconv.Itoa(a.ID))
-			fetchers.Add(1)
-			offset := a.Offset
-			gen.Start(func(ctx context.Context) {
-				defer fetchers.Done()
-				s.consume(ctx, p, offset)
-			})
+	p := &partition{topic: topic, id: id, handed: -1, acked: -1, epoch: -1, sent: -1, hwm: -1, logStart: -1, start: -1}
+	p.cond = sync.NewCond(&p.mu)
+	s.parts[k] = p
+	return p
+}
+
+// held returns the partitions this member holds.
+func (s *Source) held() []*partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parts := make([]*partition, 0, len(s.parts))
+	for _, p := range s.parts {
+		parts = append(parts, p)
+	}
+	return parts
+}
+
+// assigned is franz-go's OnPartitionsAssigned: a new generation, which
+// may add partitions (a cooperative rebalance adds and revokes
+// separately).
+func (s *Source) assigned(_ context.Context, _ *kgo.Client, added map[string][]int32) {
+	s.mu.Lock()
+	for t, ps := range added {
+		for _, id := range ps {
+			s.partitionLocked(t, id)
 		}
 	}
-	s.log.Info("kafka input: partitions assigned", "group", s.cfg.Group, "generation", gen.ID, "partitions", strings.Join(assigned, ","))
+	n := len(s.parts)
+	names := make([]string, 0, n)
+	topics := map[string]bool{}
+	for k := range s.parts {
+		names = append(names, fmt.Sprintf("%s/%d", k.topic, k.partition))
+		topics[k.topic] = true
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	s.log.Info("kafka input: partitions assigned", "group", s.cfg.Group, "added", partitionList(added), "partitions", strings.Join(names, ","))
+	if s.cfg.Membership != nil {
+		s.cfg.Membership.Assigned(n)
+	}
 	for _, t := range s.cfg.Topics {
-		if len(gen.Assignments[t]) == 0 {
+		if !topics[t] {
 			// Normal with more members than partitions, but also what a
 			// deleted topic looks like: the group just drops it.
 			s.checkTopics()
-			started := time.Now()
-			gen.Start(func(ctx context.Context) {
-				<-ctx.Done()
-				s.hold(time.Until(started.Add(emptyGenerationHold)))
-			})
 			break
 		}
 	}
-	if s.cfg.Membership != nil {
-		s.cfg.Membership.Assigned(len(parts))
+}
+
+// starting is franz-go's AdjustFetchOffsetsFn: where the partitions
+// added start, which the lag counts from until a record is delivered.
+func (s *Source) starting(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for t, ps := range offsets {
+		for id, o := range ps {
+			// A partition without a committed offset starts at the log's
+			// first or last offset, not known here (negative).
+			if at := o.EpochOffset().Offset; at >= 0 {
+				p := s.partition(t, id)
+				p.mu.Lock()
+				if p.start < 0 {
+					p.start = at
+				}
+				p.mu.Unlock()
+			}
+		}
 	}
-	gen.Start(func(ctx context.Context) { s.commitLoop(ctx, gen, parts, &fetchers, kick) })
+	return offsets, nil
+}
+
+// revoked is franz-go's OnPartitionsRevoked and OnPartitionsLost, which
+// the member's rejoin (or its leaving) waits for. franz-go has already
+// dropped what it fetched of these partitions and did not hand to Next;
+// here they stop handing out what Next holds of them, wait up to
+// DrainTimeout for what they handed out, commit, and are given up.
+func (s *Source) revoked(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	var parts []*partition
+	s.mu.Lock()
+	for t, ps := range lost {
+		for _, id := range ps {
+			if p, ok := s.parts[topicPartition{t, id}]; ok {
+				parts = append(parts, p)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(parts) == 0 {
+		return // a cooperative generation ending without giving anything up
+	}
+	for _, p := range parts {
+		p.mu.Lock()
+		p.revoked = true
+		p.mu.Unlock()
+	}
+	s.drain(parts)
+	s.commitMu.Lock()
+	s.commit(parts)
+	s.mu.Lock()
+	for _, p := range parts {
+		if k := (topicPartition{p.topic, p.id}); s.parts[k] == p {
+			delete(s.parts, k)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		p.gone = true
+		p.mu.Unlock()
+	}
+	s.commitMu.Unlock()
+	s.lagGone(parts)
+	s.log.Info("kafka input: partitions given up", "group", s.cfg.Group, "partitions", partitionList(lost))
+}
+
+// drain waits, up to DrainTimeout or until Close, for the records the
+// revoked parts handed out to be acknowledged.
+func (s *Source) drain(parts []*partition) {
+	wake := func() {
+		for _, p := range parts {
+			p.mu.Lock()
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		}
+	}
+	timeout := time.AfterFunc(s.cfg.DrainTimeout, wake)
+	defer timeout.Stop()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() { // wakes the waits below when Close is called
+		select {
+		case <-s.stop:
+			wake()
+		case <-stopped:
+		}
+	}()
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	for _, p := range parts {
+		p.mu.Lock()
+		for p.acked < p.handed && time.Now().Before(deadline) && !s.closed() {
+			p.cond.Wait()
+		}
+		if p.acked < p.handed {
+			s.log.Warn("kafka input: giving up a partition with records in flight; they will be consumed again",
+				"topic", p.topic, "partition", p.id, "acknowledged", p.acked, "handed", p.handed)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// partitionList names the partitions of m, sorted.
+func partitionList(m map[string][]int32) string {
+	var names []string
+	for t, ps := range m {
+		for _, id := range ps {
+			names = append(names, fmt.Sprintf("%s/%d", t, id))
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }

@@ -9,44 +9,50 @@
 // only moves over records that were all delivered: offset N+1 is never
 // committed while N is outstanding.
 //
-// The group is driven with kafka-go's ConsumerGroup and one fetch loop per
-// assigned partition, rather than its Reader, because of two known Reader
-// problems on rebalance: records fetched before a rebalance stay queued
-// and are handed out afterwards (kafka-go #1398), and a commit made after
-// a rebalance for a record of the previous generation can move the group's
-// offset back (#1308). Here each generation has its own fetch loops and
-// partition states: records of a revoked partition that were not yet
-// handed out are dropped, and commits always carry the generation that
-// fetched the records, which the broker refuses once the group has moved
-// on. When a generation ends (a rebalance, or Close) each partition stops
-// fetching and waits up to DrainTimeout for the records it handed out to
-// be acknowledged, then the acknowledged offsets are committed, and only
-// then does the member rejoin and give its partitions up.
+// The group is driven with franz-go (the client the exactly-once stage is
+// built on), with automatic commits off and rebalances blocked while a
+// poll's records are being sorted into batches (BlockRebalanceOnPoll):
+// every record handed out is counted against the partition state it was
+// polled under before the group may take that partition away. When
+// partitions are given up (a rebalance, a lost membership, or Close),
+// franz-go first drops what it had fetched of them and not yet handed to
+// this source; then, inside its revoke callback, which the member's
+// rejoin waits for, the partitions stop handing out what this source
+// holds of them (it is dropped: their next owner reads it again), wait up
+// to DrainTimeout for the records they handed out to be acknowledged, and
+// commit. Commits are made with the group's current member ID and
+// generation, under a lock the revoke callback takes before it returns:
+// no commit of a partition can be sent once it was given up, so a commit
+// always carries the generation that fetched its records, or a later one
+// in which this member still holds the partition, and a member the group
+// has dropped (a zombie) has its commits refused by the broker.
+//
+// The records' keys, values and headers are franz-go's fetch buffers,
+// handed on without a copy; only each record's JSON metadata is built, in
+// an arena of its batch. Batches are reused once delivered.
 //
 // Lag is reported per partition, when Config.Lag is set, every
-// CommitInterval: the partition's high watermark, which every fetch
-// response carries, minus the next offset the sink is to take. Records
-// fetched but not yet delivered count as lag, as do records deleted by
-// retention only once they are no longer in the log.
+// CommitInterval: the partition's high watermark, as the latest fetch or
+// offset listing gave it, minus the next offset the sink is to take.
+// Records fetched but not yet delivered count as lag, as do records
+// deleted by retention only once they are no longer in the log.
 package kafka
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/internal/kafkagroup"
 	"github.com/annotator-dev/annotator/metrics"
-	"github.com/annotator-dev/annotator/pipeline"
 )
 
 // Config says what to consume and how.
@@ -80,7 +86,8 @@ type Config struct {
 	// Linger is how long a batch waits for more records after its first;
 	// 0 means 2 ms.
 	Linger time.Duration
-	// FetchBytes is the most bytes one fetch returns; 0 means 1 MiB.
+	// FetchBytes is the most bytes one fetch (of every partition led by
+	// one broker) returns; 0 means 1 MiB.
 	FetchBytes int
 	// InFlightBytes bounds the bytes of the records fetched and not yet
 	// delivered (handed out in batches, or waiting to be), which is what
@@ -114,99 +121,78 @@ const lagInterval = time.Second
 // commitTimeout bounds one offset commit, coordinator look-up included.
 const commitTimeout = 10 * time.Second
 
-// partitionWatch is how often the group's members look for partitions
-// added to their topics.
-const partitionWatch = 5 * time.Second
-
 // Source consumes records as pipeline.Records batches.
 type Source struct {
-	cfg       Config
-	transport *kafkago.Transport
-	client    *kafkago.Client
-	group     *kafkago.ConsumerGroup
-	chunks    chan *chunk
-	pending   *chunk // the rest of a chunk cut to fit a batch
+	cfg  Config
+	conn kafkaconn.Conn
+	cl   *kgo.Client
+
+	// next is held by Next while it runs, and by Close to drop what Next
+	// left pending.
+	next sync.Mutex
+	// pending are the records polled and not yet put in a batch, from
+	// pending[head] on (Next's).
+	pending []polled
+	head    int
 	// free holds delivered batches for Next to fill again: their
 	// Records, Out and Outs keep their memory, which, grown anew for
 	// every batch, took a fifth of the stage's CPU.
-	free      chan *pipeline.Batch
-	inFlight  *budget       // bytes of the records fetched and not yet delivered
-	stop      chan struct{} // closed by Close: drains stop waiting
-	runCancel context.CancelFunc
-	runDone   chan struct{}
+	free     chan *slot
+	inFlight *budget // bytes of the records polled and not yet delivered
+
+	// parts are the partitions this member holds, by topic and id.
+	mu    sync.Mutex
+	parts map[topicPartition]*partition
+	// commitMu makes commits go one at a time, and lets a revoke's last
+	// commit of its partitions shut out any later one.
+	commitMu sync.Mutex
+	// kick, when commits follow batches, wakes the committer (nil
+	// otherwise).
+	kick chan struct{}
+
+	stop chan struct{} // closed by Close: drains stop waiting
+	// quit is cancelled by Close and by fail: it ends a poll waiting for
+	// records.
+	quit       context.Context
+	quitCancel context.CancelFunc
+	// background is the committer and the topic watch, which
+	// stopBackground ends.
+	background     sync.WaitGroup
+	stopBackground context.CancelFunc
 	// failed is closed, with err set, when the source cannot go on (a
 	// topic it consumes was deleted); Next then returns err.
-	failed     chan struct{}
-	failOnce   sync.Once
-	err        error
-	checking   atomic.Bool    // a topic check is under way
-	lastCheck  atomic.Int64   // when the last topic check started (Unix ns)
-	checks     sync.WaitGroup // the topic check, waited for by Close
-	closeOnce  sync.Once
+	failed    chan struct{}
+	failOnce  sync.Once
+	err       error
+	checking  atomic.Bool    // a topic check is under way
+	lastCheck atomic.Int64   // when the last topic check started (Unix ns)
+	checks    sync.WaitGroup // the topic check, waited for by Close
+	closeOnce sync.Once
+
 	log        *slog.Logger
 	fetchWarn  kafkaconn.Every
 	groupWarn  kafkaconn.Every
 	commitWarn kafkaconn.Every
+	watchWarn  kafkaconn.Every
 	// Committed counts successful offset commits (for tests and metrics).
 	Committed atomic.Int64
 }
 
-// chunk is the records of one fetch of one partition.
-type chunk struct {
-	part *partition
-	recs []pipeline.Record
-	end  int64 // offset just past the last record
-	cost int64 // bytes taken from the in-flight budget for it
-}
-
-// partition is one partition's state within one generation.
-type partition struct {
-	topic string
-	id    int
-	mu    sync.Mutex
-	cond  *sync.Cond
-	// revoked: the generation is ending; records not yet handed out are
-	// dropped.
-	revoked bool
-	handed  int64 // offset just past the last record handed to the pipeline
-	acked   int64 // offset just past the last record the sink took
-	sent    int64 // the last offset sent in a commit
-	// kick, when commits follow batches, wakes the generation's
-	// committer (shared by its partitions; nil otherwise).
-	kick chan struct{}
-	// For the lag, from the latest fetch response (-1 until the first):
-	// the offset past the partition's last record, the first offset still
-	// in the log, and the offset this generation started delivering at.
-	hwm      int64
-	logStart int64
-	start    int64
-	// lastFetch is how many records the fetch loop's last fetch held
-	// (the fetch loop's own).
-	lastFetch int
+type topicPartition struct {
+	topic     string
+	partition int32
 }
 
 // New checks that the brokers answer and the topics exist, and joins the
 // group in the background.
 func New(ctx context.Context, cfg Config) (*Source, error) {
-	switch {
-	case len(cfg.Brokers) == 0:
-		return nil, errors.New("kafka input: no brokers (--kafka-brokers)")
-	case len(cfg.Topics) == 0:
-		return nil, errors.New("kafka input: no topic (--kafka-topic)")
-	case cfg.Group == "":
-		return nil, errors.New("kafka input: no consumer group (--kafka-group)")
+	group := kafkagroup.Settings{Brokers: cfg.Brokers, Topics: cfg.Topics, Group: cfg.Group, Start: cfg.Start,
+		SessionTimeout: cfg.SessionTimeout, HeartbeatInterval: cfg.HeartbeatInterval, RebalanceTimeout: cfg.RebalanceTimeout}
+	if err := group.Check(); err != nil {
+		return nil, fmt.Errorf("kafka input: %w", err)
 	}
-	start := kafkago.FirstOffset
-	switch cfg.Start {
-	case "", "first":
-	case "last":
-		start = kafkago.LastOffset
-	default:
-		return nil, fmt.Errorf("kafka input: start %q: want first or last", cfg.Start)
-	}
-	setDefault(&cfg.SessionTimeout, 30*time.Second)
-	setDefault(&cfg.HeartbeatInterval, cfg.SessionTimeout/10)
-	setDefault(&cfg.RebalanceTimeout, 30*time.Second)
+	cfg.Start, cfg.SessionTimeout, cfg.HeartbeatInterval, cfg.RebalanceTimeout =
+		group.Start, group.SessionTimeout, group.HeartbeatInterval, group.RebalanceTimeout
 	if cfg.CommitInterval == 0 {
 		cfg.CommitInterval = time.Second
 	}
@@ -225,63 +211,57 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	tr := &kafkago.Transport{
-		TLS: cfg.TLS, SASL: cfg.SASL, DialTimeout: 5 * time.Second,
-		// kafka-go's transport learns that a partition's leader moved
-		// only from its periodic metadata refresh (at a random moment
-		// within the TTL), not from the errors of a dead leader: the TTL
-		// bounds how long requests keep going to a dead broker.
-		MetadataTTL: kafkaconn.MetadataTTL, ClientID: "annotator",
-	}
-	if err := kafkaconn.CheckTopics(ctx, tr, cfg.Brokers, cfg.Topics, cfg.StartTimeout, cfg.Log); err != nil {
-		tr.CloseIdleConnections()
+	conn := kafkaconn.Conn{Brokers: cfg.Brokers, TLS: cfg.TLS, SASL: cfg.SASL}
+	if err := kafkaconn.Check(ctx, conn, cfg.Topics, cfg.StartTimeout, cfg.Log); err != nil {
 		return nil, fmt.Errorf("kafka input: %w", err)
 	}
-	log := cfg.Log
-	group, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID:      cfg.Group,
-		Brokers: cfg.Brokers,
-		Dialer: &kafkago.Dialer{
-			ClientID: "annotator", Timeout: 10 * time.Second, DualStack: true,
-			TLS: cfg.TLS, SASLMechanism: cfg.SASL,
-		},
-		Topics: cfg.Topics,
-		// Partitions added to a topic start a rebalance that hands them
-		// out (kafka-go leaves this off by default); a deleted topic
-		// starts one too.
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: partitionWatch,
-		HeartbeatInterval:      cfg.HeartbeatInterval,
-		SessionTimeout:         cfg.SessionTimeout,
-		RebalanceTimeout:       cfg.RebalanceTimeout,
-		JoinGroupBackoff:       time.Second,
-		StartOffset:            start,
-		Timeout:                10 * time.Second,
-		// kafka-go's own messages are detail; what matters is reported
-		// from Next and the fetch loops.
-		Logger:      kafkago.LoggerFunc(func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) }),
-		ErrorLogger: kafkago.LoggerFunc(func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) }),
-	})
-	if err != nil {
-		tr.CloseIdleConnections()
-		return nil, fmt.Errorf("kafka input: %w", err)
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	quit, quitCancel := context.WithCancel(context.Background())
 	s := &Source{
-		cfg: cfg, transport: tr, group: group,
-		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: tr},
-		chunks:    make(chan *chunk, 4),
-		free:      make(chan *pipeline.Batch, 16),
-		inFlight:  newBudget(int64(cfg.InFlightBytes)),
-		stop:      make(chan struct{}),
-		failed:    make(chan struct{}),
-		runCancel: cancel, runDone: make(chan struct{}),
-		log:        log,
+		cfg: cfg, conn: conn,
+		free:     make(chan *slot, 16),
+		inFlight: newBudget(int64(cfg.InFlightBytes)),
+		parts:    map[topicPartition]*partition{},
+		stop:     make(chan struct{}),
+		quit:     quit, quitCancel: quitCancel,
+		failed:     make(chan struct{}),
+		log:        cfg.Log,
 		fetchWarn:  kafkaconn.Every{Interval: 10 * time.Second},
 		groupWarn:  kafkaconn.Every{Interval: 10 * time.Second},
 		commitWarn: kafkaconn.Every{Interval: 10 * time.Second},
+		watchWarn:  kafkaconn.Every{Interval: 10 * time.Second},
 	}
-	go s.run(runCtx)
+	if cfg.CommitInterval < 0 {
+		s.kick = make(chan struct{}, 1)
+	}
+	opts := append(conn.Opts(), group.Opts(cfg.Log)...)
+	opts = append(opts,
+		kgo.DisableAutoCommit(),
+		// A poll's records are counted against their partitions before
+		// the group may revoke any (see the package comment); Next
+		// allows rebalances again after every poll.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(s.assigned),
+		kgo.AdjustFetchOffsetsFn(s.starting),
+		kgo.OnPartitionsRevoked(s.revoked),
+		kgo.OnPartitionsLost(s.revoked),
+		// Cooperative rebalancing moves only the partitions that change
+		// hands; range is what members of earlier versions (kafka-go)
+		// offer, so that a rolling upgrade shares the partitions out
+		// rather than waiting for the last of them to stop.
+		kgo.Balancers(kgo.CooperativeStickyBalancer(), kgo.RangeBalancer()),
+	)
+	opts = append(opts, s.fetchOpts()...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		quitCancel()
+		return nil, fmt.Errorf("kafka input: %w", err)
+	}
+	s.cl = cl
+	s.inFlight.buffered = cl.BufferedFetchBytes
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.background.Go(func() { s.commitLoop(runCtx) })
+	s.background.Go(func() { s.watchTopics(runCtx) })
+	s.stopBackground = cancel
 	return s, nil
 }
 
@@ -291,42 +271,12 @@ func setDefault(d *time.Duration, v time.Duration) {
 	}
 }
 
-// run takes each generation the group hands out and starts its work.
-func (s *Source) run(ctx context.Context) {
-	defer close(s.runDone)
-	var leavers sync.WaitGroup
-	defer leavers.Wait()
-	member := "" // this member's ID in the latest generation
-	for {
-		gen, err := s.group.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
-				return
-			}
-			s.checkTopics() // the group cannot be joined without its topics
-			if ok, n := s.groupWarn.Allow(); ok {
-				s.log.Warn("kafka input: joining the consumer group failed, retrying", "group", s.cfg.Group,
-					"brokers", strings.Join(s.cfg.Brokers, ","), "err", err, "suppressed", n)
-			}
-			if member != "" && !errors.Is(err, kafkago.RebalanceInProgress) {
-				// kafka-go has given that member ID up and will join
-				// with a new one.
-				old := member
-				leavers.Go(func() { s.leave(ctx, old) })
-				member = ""
-			}
-			continue
-		}
-		member = gen.MemberID
-		s.startGeneration(gen)
-	}
-}
-
 // fail stops the source with err: Next returns it from now on.
 func (s *Source) fail(err error) {
 	s.failOnce.Do(func() {
 		s.err = err
 		close(s.failed)
+		s.quitCancel()
 	})
 }
 
@@ -339,21 +289,22 @@ func (s *Source) closed() bool {
 	}
 }
 
-// maxRecycled is the largest output buffer a recycled batch keeps: a
-// batch of huge records is left to the garbage collector rather than
-// holding its memory for good.
-const maxRecycled = 8 << 20
-
 // Close stops fetching, commits what was acknowledged, and leaves the
 // group. Records handed out but never acknowledged are not committed.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
-		s.group.Close() // ends the generation: drains, commits, leaves
-		s.runCancel()
-		<-s.runDone
+		s.quitCancel()
+		s.next.Lock() // Next, woken by quit, has returned
+		s.dropPending()
+		s.next.Unlock()
+		s.stopBackground()
+		s.background.Wait()
+		// Leaving the group revokes every partition: they drain (not
+		// waiting, now that the source is closed), commit, and are
+		// given up.
+		s.cl.Close()
 		s.checks.Wait()
-		s.transport.CloseIdleConnections()
 	})
 	return nil
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
 )
 
@@ -17,22 +20,65 @@ const (
 	topicAskGap = 500 * time.Millisecond
 )
 
-// checkGap is the least time between two topic checks: every fetch of a
-// partition of a deleted topic, and every group join, asks for one.
+// checkGap is the least time between two topic checks: every failed
+// fetch of a partition of a deleted topic, and every group failure, asks
+// for one.
 const checkGap = time.Second
 
-// hold waits for d, or until the source has failed or is closed.
-func (s *Source) hold(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
+// topicWatch is how often the member asks whether its topics still
+// exist: a member holding none of a deleted topic's partitions fetches
+// nothing that would fail.
+const topicWatch = 5 * time.Second
+
+// watchTopics asks every topicWatch whether the topics consumed are still
+// known, and checks them when one is not, until ctx is done. That the
+// brokers do not answer is said (the fetches retry silently).
+func (s *Source) watchTopics(ctx context.Context) {
+	t := time.NewTicker(topicWatch)
 	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-s.failed:
-	case <-s.stop:
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		actx, cancel := context.WithTimeout(ctx, topicWatch)
+		missing, err := s.unknownTopic(actx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			if ok, n := s.watchWarn.Allow(); ok {
+				s.log.Warn("kafka input: brokers not answering, retrying", "brokers", strings.Join(s.cfg.Brokers, ","),
+					"err", err, "suppressed", n)
+			}
+		case missing:
+			s.checkTopics()
+		}
 	}
+}
+
+// unknownTopic asks the brokers, over the member's own connections, for
+// the topics consumed, and reports whether they do not know one.
+func (s *Source) unknownTopic(ctx context.Context) (bool, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range s.cfg.Topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, s.cl)
+	if err != nil {
+		return false, fmt.Errorf("metadata of topics %v: %w", s.cfg.Topics, err)
+	}
+	known := 0
+	for _, t := range resp.Topics {
+		if kerr.ErrorForCode(t.ErrorCode) == nil {
+			known++
+		}
+	}
+	return known < len(s.cfg.Topics), nil
 }
 
 // checkTopics asks the brokers, in the background, whether every topic
@@ -75,11 +121,13 @@ func (s *Source) checkTopicsNow() {
 			}
 		}
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-		m, err := kafkaconn.MissingTopic(actx, s.transport, s.cfg.Brokers, s.cfg.Topics)
+		// A client of its own: the member's answers from metadata it
+		// holds, which can still hold a topic deleted a moment ago.
+		m, err := kafkaconn.Missing(actx, s.conn, s.cfg.Topics)
 		acancel()
 		if err != nil || m == "" {
-			// Unreachable brokers are the fetch loops' and the group's
-			// to report and retry; a topic known is not deleted.
+			// Unreachable brokers are the fetches' and the group's to
+			// report and retry; a topic known is not deleted.
 			return
 		}
 		missing = m

@@ -41,6 +41,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/annotator-dev/annotator/internal/kafkaconn"
+	"github.com/annotator-dev/annotator/internal/kafkagroup"
 	"github.com/annotator-dev/annotator/internal/kafkaout"
 	"github.com/annotator-dev/annotator/metrics"
 )
@@ -156,13 +157,13 @@ type partitionKey struct {
 // New checks that the brokers answer and the topics exist, and joins the
 // group with a transactional producer.
 func New(ctx context.Context, cfg Config) (*Stage, error) {
+	group := kafkagroup.Settings{Brokers: cfg.Brokers, Topics: cfg.Topics, Group: cfg.Group, Start: cfg.Start,
+		SessionTimeout: cfg.SessionTimeout}
+	if err := group.Check(); err != nil {
+		return nil, fmt.Errorf("kafka exactly-once: %w", err)
+	}
+	cfg.Start, cfg.SessionTimeout = group.Start, group.SessionTimeout
 	switch {
-	case len(cfg.Brokers) == 0:
-		return nil, errors.New("kafka exactly-once: no brokers (--kafka-brokers)")
-	case len(cfg.Topics) == 0:
-		return nil, errors.New("kafka exactly-once: no input topic (--kafka-topic)")
-	case cfg.Group == "":
-		return nil, errors.New("kafka exactly-once: no consumer group (--kafka-group)")
 	case cfg.OutTopic == "":
 		return nil, errors.New("kafka exactly-once: no output topic (--kafka-out-topic)")
 	case cfg.DeadLetterTopic != "" && cfg.DeadLetterTopic == cfg.OutTopic:
@@ -178,9 +179,6 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
-	}
-	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 30 * time.Second
 	}
 	if cfg.CommitInterval < 0 {
 		cfg.CommitInterval = 0
@@ -214,15 +212,6 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	start := kgo.NewOffset().AtStart()
-	switch cfg.Start {
-	case "", "first":
-	case "last":
-		start = kgo.NewOffset().AtEnd()
-	default:
-		return nil, fmt.Errorf("kafka exactly-once: start %q: want first or last", cfg.Start)
-	}
-
 	// The start-up checks are the at-least-once stage's: the same errors
 	// for unreachable brokers, refused credentials and missing topics.
 	conn := kafkaconn.Conn{Brokers: cfg.Brokers, TLS: cfg.TLS, SASL: cfg.SASL}
@@ -244,20 +233,11 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 	s.assign.hook = cfg.Membership
 	s.assign.log = cfg.Log
 	s.assign.group = cfg.Group
-	opts := append(conn.Opts(),
-		kgo.WithLogger(kafkaconn.Logger(cfg.Log)),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topics...),
-		kgo.ConsumeResetOffset(start),
-		// What an upstream transaction aborted is not this stage's input.
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	// The rebalance timeout is the longest a member may take to end its
+	// transaction and rejoin.
+	group.RebalanceTimeout = max(kafkagroup.DefaultRebalanceTimeout, cfg.TransactionTimeout)
+	opts := append(append(conn.Opts(), group.Opts(cfg.Log)...),
 		kgo.RequireStableFetchOffsets(),
-		kgo.SessionTimeout(cfg.SessionTimeout),
-		// Partitions added to an input topic are found within this, as
-		// the at-least-once stage watches for them (franz-go's default
-		// is 5 minutes).
-		kgo.MetadataMaxAge(5*time.Second),
-		kgo.RebalanceTimeout(max(30*time.Second, cfg.TransactionTimeout)),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
