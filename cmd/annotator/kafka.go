@@ -10,12 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go/sasl"
-	"github.com/segmentio/kafka-go/sasl/plain"
-	"github.com/segmentio/kafka-go/sasl/scram"
-	franzsasl "github.com/twmb/franz-go/pkg/sasl"
-	franzplain "github.com/twmb/franz-go/pkg/sasl/plain"
-	franzscram "github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/annotator-dev/annotator/internal/flagvalue"
 	"github.com/annotator-dev/annotator/pipeline"
@@ -120,6 +117,9 @@ func (c *kafkaConn) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// sasl checks the SASL settings and returns the mechanism, as franz-go
+// (which the Kafka input and output are built on) takes it; nil without
+// --kafka-sasl.
 func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	if c.saslMechanism == "" {
 		if c.saslUser != "" {
@@ -145,31 +145,12 @@ func (c *kafkaConn) sasl() (sasl.Mechanism, error) {
 	}
 	switch mech {
 	case "plain":
-		return plain.Mechanism{Username: c.saslUser, Password: password}, nil
+		return plain.Auth{User: c.saslUser, Pass: password}.AsMechanism(), nil
 	case "scram-sha-256":
-		return scram.Mechanism(scram.SHA256, c.saslUser, password)
-	case "scram-sha-512":
-		return scram.Mechanism(scram.SHA512, c.saslUser, password)
+		return scram.Auth{User: c.saslUser, Pass: password}.AsSha256Mechanism(), nil
+	default: // scram-sha-512
+		return scram.Auth{User: c.saslUser, Pass: password}.AsSha512Mechanism(), nil
 	}
-	return nil, usagef("--kafka-sasl %q: want plain, scram-sha-256 or scram-sha-512", c.saslMechanism)
-}
-
-// clientSASL is the SASL mechanism as franz-go, which the Kafka input and
-// output are built on, takes it; sasl has checked the settings.
-func (c *kafkaConn) clientSASL() franzsasl.Mechanism {
-	password := c.saslPassword
-	if password == "" {
-		password = os.Getenv(kafkaPasswordEnv)
-	}
-	switch strings.ToLower(c.saslMechanism) {
-	case "plain":
-		return franzplain.Auth{User: c.saslUser, Pass: password}.AsMechanism()
-	case "scram-sha-256":
-		return franzscram.Auth{User: c.saslUser, Pass: password}.AsSha256Mechanism()
-	case "scram-sha-512":
-		return franzscram.Auth{User: c.saslUser, Pass: password}.AsSha512Mechanism()
-	}
-	return nil
 }
 
 // security returns the TLS and SASL settings, or a usage error.
@@ -254,19 +235,19 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 	if len(env.paths) > 0 {
 		return nil, usagef("--kafka-topic reads Kafka, not the files %s", strings.Join(env.paths, " "))
 	}
-	t, _, err := i.conn.security()
+	t, m, err := i.conn.security()
 	if err != nil {
 		return nil, err
 	}
 	if i.guarantee == exactlyOnce {
-		return i.transactional(ctx, env, t)
+		return i.transactional(ctx, env, t, m)
 	}
 	commit := i.commitInterval
 	if commit == 0 {
 		commit = kafkasrc.CommitEachBatch
 	}
 	cfg := kafkasrc.Config{
-		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: i.conn.clientSASL(),
+		Brokers: i.conn.brokers, Topics: i.topics, Group: i.group, TLS: t, SASL: m,
 		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: commit,
 		DrainTimeout: i.drainTimeout, StartTimeout: i.conn.connectTimeout, Log: env.log,
 		InFlightBytes: i.maxInFlight,
@@ -280,7 +261,7 @@ func (i *kafkaInput) source(ctx context.Context, env *runEnv) (pipeline.Source, 
 
 // transactional builds the exactly-once stage, whose sink the Kafka
 // output then hands out.
-func (i *kafkaInput) transactional(ctx context.Context, env *runEnv, t *tls.Config) (pipeline.Source, error) {
+func (i *kafkaInput) transactional(ctx context.Context, env *runEnv, t *tls.Config, m sasl.Mechanism) (pipeline.Source, error) {
 	o := i.conn.out
 	if err := o.check(); err != nil {
 		return nil, err
@@ -291,7 +272,7 @@ func (i *kafkaInput) transactional(ctx context.Context, env *runEnv, t *tls.Conf
 		Start: i.start, SessionTimeout: i.sessionTimeout, CommitInterval: i.commitInterval,
 		StartTimeout: i.conn.connectTimeout, Compression: o.compression, ProduceTime: o.timestamp == "produce",
 		BufferedBytes: i.maxInFlight,
-		TLS:           t, SASL: i.conn.clientSASL(), Log: env.log,
+		TLS:           t, SASL: m, Log: env.log,
 	}
 	if env.metrics != nil { // a nil registry in the interface would still be called
 		cfg.Txn, cfg.Membership, cfg.Lag, cfg.Produce = env.metrics, env.metrics, env.metrics, env.metrics
@@ -368,14 +349,12 @@ func (o *kafkaOutput) sink(ctx context.Context, env *runEnv) (pipeline.Sink, err
 		// Exactly once: the output goes into the input's transactions.
 		return env.txnStage.Sink(), nil
 	}
-	// security checks the SASL settings; the sink takes them as franz-go
-	// does.
-	t, _, err := o.conn.security()
+	t, m, err := o.conn.security()
 	if err != nil {
 		return nil, err
 	}
 	cfg := kafkasink.Config{
-		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: o.conn.clientSASL(),
+		Brokers: o.conn.brokers, Topic: o.topic, TLS: t, SASL: m,
 		Compression: o.compression, ProduceTime: o.timestamp == "produce",
 		StartTimeout: o.conn.connectTimeout, DeadLetterTopic: o.dlqTopic, Log: env.log,
 	}
