@@ -72,6 +72,9 @@ type config struct {
 	// stream of latencyRate records/s for the latency measurement.
 	latency     time.Duration
 	latencyRate int
+	// brokerPid, when positive, is the local broker's process, whose CPU
+	// time each stage's row reports.
+	brokerPid int
 }
 
 func main() {
@@ -90,6 +93,7 @@ func main() {
 	streamsThreads := flag.Int("streams-threads", 2, "the Kafka Streams app's stream threads")
 	flag.DurationVar(&c.latency, "latency", 0, "then measure end-to-end latency: each stage moves a paced stream this long (0: no latency measurement)")
 	flag.IntVar(&c.latencyRate, "latency-rate", 1000, "records per second of the paced stream of -latency")
+	flag.IntVar(&c.brokerPid, "broker-pid", 0, "the process ID of a broker on this machine: report the CPU it uses while each stage runs")
 	flag.Parse()
 	switch *guarantee {
 	case atLeastOnce, exactlyOnce:
@@ -209,6 +213,10 @@ func run(ctx context.Context, c config) (*report, error) {
 	rep := &report{}
 	for i := range rows {
 		r := &rows[i]
+		broker0, err := brokerCPU(c.brokerPid)
+		if err != nil {
+			return nil, err
+		}
 		if r.streams {
 			r.result, err = c.streams.run(ctx, adm, addrs, in, r.out, "bench-streams-"+r.guarantee+"-"+suffix, c.partitions, c.n, r.guarantee)
 			if err != nil {
@@ -225,6 +233,14 @@ func run(ctx context.Context, c config) (*report, error) {
 			fmt.Printf("moved %d records %s (%s, compression %s, %d partitions, replication %d, commit interval %s, GOMAXPROCS %d) in %s: %.0f records/s (%.0f from the first delivery), %.1f s CPU per million records (this process%s); load average %s\n",
 				c.n, r.guarantee, c.format, c.compression, c.partitions, c.replication, commitName(c.commit), runtime.GOMAXPROCS(0), r.elapsed.Round(time.Millisecond),
 				float64(c.n)/r.elapsed.Seconds(), float64(c.n)/r.steady.Seconds(), r.cpu.Seconds()*1e6/float64(c.n), note, loadAverage())
+		}
+		if c.brokerPid > 0 {
+			broker1, err := brokerCPU(c.brokerPid)
+			if err != nil {
+				return nil, err
+			}
+			r.broker = broker1 - broker0
+			fmt.Printf("  the broker meanwhile: %.1f s CPU per million records\n", r.broker.Seconds()*1e6/float64(c.n))
 		}
 		rep.loadavgs = append(rep.loadavgs, loadAverage())
 	}
@@ -349,6 +365,8 @@ type result struct {
 	// transaction still open (exactly-once).
 	written time.Duration
 	cpu     time.Duration
+	// broker is the CPU time the broker used meanwhile (with -broker-pid).
+	broker time.Duration
 }
 
 func loadAverage() string {
@@ -361,6 +379,15 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// brokerCPU is the CPU time the broker's process has used so far; 0
+// without a broker process to read.
+func brokerCPU(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	return procCPU(pid)
 }
 
 // cpuTime is the CPU time this process has used, user and system.

@@ -153,19 +153,19 @@ func writeCodes(path string, cat *catalog.Catalog) error {
 func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("CPU time of the Streams app: %w", err)
+		return 0, fmt.Errorf("CPU time of process %d: %w", pid, err)
 	}
 	// Fields after the command name, which is in parentheses and may hold
 	// spaces: state is field 3, utime 14 and stime 15.
 	i := bytes.LastIndexByte(b, ')')
 	f := strings.Fields(string(b[i+1:]))
 	if i < 0 || len(f) < 13 {
-		return 0, fmt.Errorf("CPU time of the Streams app: unexpected /proc/%d/stat %q", pid, b)
+		return 0, fmt.Errorf("CPU time of process %d: unexpected /proc/%d/stat %q", pid, pid, b)
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("CPU time of the Streams app: /proc/%d/stat: %w", pid, err)
+		return 0, fmt.Errorf("CPU time of process %d: /proc/%d/stat: %w", pid, pid, err)
 	}
 	const ticks = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / ticks, nil
