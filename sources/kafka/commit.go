@@ -108,6 +108,14 @@ func (s *Source) commit(parts []*partition) bool {
 			x.p.sent = x.off
 		}
 		x.p.mu.Unlock()
+		// The lag first: whoever sees the new committed offset (on the
+		// metrics page) sees the lag that goes with it, not the one of
+		// the last tick.
+		if s.cfg.Lag != nil {
+			if lag, ok := x.p.lag(s.cfg.Start == "first"); ok {
+				s.cfg.Lag.PartitionLag(x.p.topic, x.p.id, lag)
+			}
+		}
 		if s.cfg.Membership != nil {
 			s.cfg.Membership.PartitionCommitted(x.p.topic, x.p.id, x.off)
 		}

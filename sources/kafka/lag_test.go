@@ -115,3 +115,55 @@ func TestConsumeLagCountsUndelivered(t *testing.T) {
 	}
 	l.waitSum(t, 2, 0, "the rest delivered")
 }
+
+// commitLags checks, at each commit, that the lag already reported for the
+// partition is the one that goes with the committed offset: a metrics page
+// showing the new offset never shows the lag of an older one.
+type commitLags struct {
+	lags
+	t     *testing.T
+	total int64 // the records of the one partition
+	seen  chan int64
+}
+
+func (c *commitLags) Assigned(int) {}
+func (c *commitLags) CommitFailed() {}
+func (c *commitLags) PartitionCommitted(topic string, partition int32, off int64) {
+	c.mu.Lock()
+	lag, ok := c.by[fmt.Sprintf("%s/%d", topic, partition)]
+	c.mu.Unlock()
+	if !ok || lag != c.total-off {
+		c.t.Errorf("committed offset %d of %s/%d with lag %d (reported %v) on record; want %d", off, topic, partition, lag, ok, c.total-off)
+	}
+	c.seen <- off
+}
+
+// TestConsumeLagReportedWithCommit: when an offset is committed, the lag
+// reported for its partition already counts from it.
+func TestConsumeLagReportedWithCommit(t *testing.T) {
+	b := kafkatest.Start(t)
+	topic := b.CreateTopic("lagcommit", 1)
+	const n = 500
+	b.Produce(topic, messages(n)...)
+	c := &commitLags{lags: lags{by: map[string]int64{}}, t: t, total: n, seen: make(chan int64, 1024)}
+	src, err := kafkasrc.New(context.Background(), kafkasrc.Config{
+		Brokers: b.Addrs, Topics: []string{topic}, Group: b.Name("group"),
+		SessionTimeout: 6 * time.Second, CommitInterval: time.Hour, // no tick: commits follow Close
+		BatchRecords: 100, Lag: c, Membership: c,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range next(t, src, n) {
+		bt.Done()
+	}
+	src.Close()
+	select {
+	case off := <-c.seen:
+		if off != n {
+			t.Errorf("committed %d, want %d", off, n)
+		}
+	default:
+		t.Fatal("Close committed nothing")
+	}
+}
