@@ -126,7 +126,7 @@ type commitLags struct {
 	seen  chan int64
 }
 
-func (c *commitLags) Assigned(int) {}
+func (c *commitLags) Assigned(int)  {}
 func (c *commitLags) CommitFailed() {}
 func (c *commitLags) PartitionCommitted(topic string, partition int32, off int64) {
 	c.mu.Lock()
