@@ -57,6 +57,12 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Batch, error) {
 	for {
 		s.fill(sl)
 		n := len(b.Records)
+		if n == 0 {
+			// Nothing is counted against a partition for this batch
+			// yet: the group may take partitions away (records polled
+			// of those are dropped by fill).
+			s.cl.AllowRebalance()
+		}
 		if n >= s.cfg.BatchRecords || (n > 0 && s.hasPending()) {
 			return s.handOut(sl), nil // as full as the limits let it be
 		}
@@ -236,9 +242,15 @@ func (s *Source) slot() *slot {
 	return sl
 }
 
+// handOut returns sl's batch to the pipeline, and only then lets the
+// group rebalance: while a batch is being filled its records count as
+// handed out, which a partition being given up waits to see
+// acknowledged, so a rebalance let through mid-fill would wait for a
+// batch that cannot be handed out until the rebalance is over.
 func (s *Source) handOut(sl *slot) *pipeline.Batch {
 	sl.b.Kind, sl.b.Stream = pipeline.Records, "kafka"
 	sl.b.Done = sl.done
+	s.cl.AllowRebalance()
 	return &sl.b
 }
 

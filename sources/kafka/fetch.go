@@ -11,10 +11,11 @@ import (
 
 // sort puts a poll's records in pending, each partition's under the state
 // it was polled for, notes what the poll said of the partitions' extent,
-// reports its errors, and then allows rebalances again: until then the
-// group cannot take a partition whose records are not yet counted.
+// and reports its errors. Rebalances stay blocked from the poll on (the
+// client's BlockRebalanceOnPoll) until Next has an empty batch or hands
+// one out: the group cannot take a partition whose records are not yet
+// counted.
 func (s *Source) sort(fetches kgo.Fetches) {
-	defer s.cl.AllowRebalance()
 	for i := range fetches {
 		for j := range fetches[i].Topics {
 			t := &fetches[i].Topics[j]
