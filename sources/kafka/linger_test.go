@@ -88,7 +88,7 @@ func TestRebalanceWhileLingering(t *testing.T) {
 	b.Produce(topic, messages(n)...)
 	lingered := make(chan int, 1)
 	go func() { lingered <- take("first", first) }() // takes records, then lingers 2 s
-	time.Sleep(300 * time.Millisecond)                  // the first member is lingering now
+	time.Sleep(300 * time.Millisecond)               // the first member is lingering now
 	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	second, err := kafkasrc.New(context.Background(), cfg)
 	if err != nil {
