@@ -117,12 +117,27 @@ func (s *Source) starting(_ context.Context, offsets map[string]map[int32]kgo.Of
 	return offsets, nil
 }
 
-// revoked is franz-go's OnPartitionsRevoked and OnPartitionsLost, which
-// the member's rejoin (or its leaving) waits for. franz-go has already
-// dropped what it fetched of these partitions and did not hand to Next;
-// here they stop handing out what Next holds of them, wait up to
-// DrainTimeout for what they handed out, commit, and are given up.
-func (s *Source) revoked(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+// revoked is franz-go's OnPartitionsRevoked, which the member's rejoin (or
+// its leaving) waits for. franz-go has already dropped what it fetched of
+// these partitions and did not hand to Next; here they stop handing out
+// what Next holds of them, wait up to DrainTimeout for what they handed
+// out, commit, and are given up.
+func (s *Source) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	s.giveUp(revoked, true)
+}
+
+// lost is franz-go's OnPartitionsLost: the group dropped this member (its
+// session ended), so a commit would be refused and waiting for records in
+// flight would only hold up its rejoin. The partitions are given up at
+// once; what they handed out and did not commit is read again by their
+// next owner.
+func (s *Source) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.giveUp(lost, false)
+}
+
+// giveUp stops parts handing out records and forgets them, after
+// draining and committing them when drain is set.
+func (s *Source) giveUp(lost map[string][]int32, drain bool) {
 	var parts []*partition
 	s.mu.Lock()
 	for t, ps := range lost {
@@ -141,9 +156,13 @@ func (s *Source) revoked(_ context.Context, _ *kgo.Client, lost map[string][]int
 		p.revoked = true
 		p.mu.Unlock()
 	}
-	s.drain(parts)
+	if drain {
+		s.drain(parts)
+	}
 	s.commitMu.Lock()
-	s.commit(parts)
+	if drain {
+		s.commit(parts)
+	}
 	s.mu.Lock()
 	for _, p := range parts {
 		if k := (topicPartition{p.topic, p.id}); s.parts[k] == p {

@@ -243,7 +243,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 		kgo.OnPartitionsAssigned(s.assigned),
 		kgo.AdjustFetchOffsetsFn(s.starting),
 		kgo.OnPartitionsRevoked(s.revoked),
-		kgo.OnPartitionsLost(s.revoked),
+		kgo.OnPartitionsLost(s.lost),
 		// Cooperative rebalancing moves only the partitions that change
 		// hands; range is what members of earlier versions (kafka-go)
 		// offer, so that a rolling upgrade shares the partitions out

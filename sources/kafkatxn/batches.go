@@ -46,9 +46,10 @@ func (tb *txnBatch) outputOf(r *kgo.Record) *pipeline.Output {
 	return nil
 }
 
-// release drops one hold on the batch; the last one returns it to free.
+// release drops one hold on the batch; the last one returns it to free,
+// or, when a record of it failed, only forgets it.
 func (tb *txnBatch) release(p *batchPool) {
-	if tb.refs.Add(-1) != 0 || tb.kept.Load() {
+	if tb.refs.Add(-1) != 0 {
 		return
 	}
 	p.put(tb)
@@ -89,12 +90,14 @@ func (p *batchPool) of(b *pipeline.Batch) *txnBatch {
 	return p.live[b]
 }
 
-// put keeps a spent batch for get, or lets it go.
+// put keeps a spent batch for get, or lets it go: one with a failed
+// record may still be pointed into by a refusal until the transaction
+// settles.
 func (p *batchPool) put(tb *txnBatch) {
 	p.mu.Lock()
 	delete(p.live, tb.b)
 	p.mu.Unlock()
-	if cap(tb.b.Out) > maxRecycled {
+	if tb.kept.Load() || cap(tb.b.Out) > maxRecycled {
 		return
 	}
 	tb.b.Reset()
@@ -107,8 +110,8 @@ func (p *batchPool) put(tb *txnBatch) {
 	}
 }
 
-// forget lets go of every batch handed out (the transaction aborted or
-// the stage stops): those still held are left to the garbage collector.
+// forget lets go of every batch handed out, for Close: those still held
+// are left to the garbage collector.
 func (p *batchPool) forget() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

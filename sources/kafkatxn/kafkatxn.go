@@ -20,9 +20,9 @@
 // offsets, and the records are read and annotated again: the aborted
 // output is invisible to read_committed readers.
 //
-// Batches are not reused: their output is held by the producer until the
-// transaction ends, so the sink keeps the batch's slices past Write, which
-// a pipeline sink otherwise must not.
+// A batch is filled again only once the sink wrote it and the broker
+// acknowledged each of its output records (see txnBatch): the producer
+// holds the output past Write, which a pipeline sink otherwise must not.
 package kafkatxn
 
 import (
@@ -123,8 +123,8 @@ type Stage struct {
 	log  *slog.Logger
 	out  *producer
 
-	// The transaction this source has open, owned by the goroutine that
-	// calls Next (and Close, after Next returned for good).
+	// The transaction this source has open, owned by whoever holds
+	// nextMu (Next, or Close).
 	inTxn    bool
 	txnStart time.Time
 	handed   int // records handed out in the open transaction
@@ -143,6 +143,15 @@ type Stage struct {
 
 	// batches are filled again once spent (see txnBatch).
 	batches *batchPool
+
+	// nextMu is held by Next, and by Close once quit has ended a Next
+	// under way: the transaction is the goroutine's that holds it.
+	nextMu sync.Mutex
+	quit   context.Context
+	stop   context.CancelFunc
+	// failed is an error a poll brought with records: the records are
+	// handed out first, and Next returns it from then on.
+	failed error
 
 	assign    assignment
 	closeOnce sync.Once
@@ -230,6 +239,7 @@ func New(ctx context.Context, cfg Config) (*Stage, error) {
 
 	s := &Stage{cfg: cfg, log: cfg.Log, next: map[partitionKey]int64{}, hwm: map[partitionKey]int64{}, txnHook: cfg.Txn,
 		batches: newBatchPool()}
+	s.quit, s.stop = context.WithCancel(context.Background())
 	s.assign.hook = cfg.Membership
 	s.assign.log = cfg.Log
 	s.assign.group = cfg.Group

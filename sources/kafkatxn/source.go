@@ -31,7 +31,24 @@ const dryEnd = 100 * time.Millisecond
 // Next hands out the next batch of records, ending the open transaction
 // first when it is due.
 func (s *Stage) Next(ctx context.Context) (*pipeline.Batch, error) {
+	s.nextMu.Lock()
+	defer s.nextMu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.quit, cancel)()
+	b, err := s.poll(ctx)
+	if err != nil && s.quit.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil, io.EOF // Close ended it
+	}
+	return b, err
+}
+
+// poll is Next without the lock: it hands out the next batch.
+func (s *Stage) poll(ctx context.Context) (*pipeline.Batch, error) {
 	for {
+		if s.failed != nil {
+			return nil, s.failed
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -62,11 +79,18 @@ func (s *Stage) Next(ctx context.Context) (*pipeline.Batch, error) {
 		if fetches.IsClientClosed() {
 			return nil, io.EOF
 		}
-		if err := s.fetchErrors(ctx, fetches); err != nil {
-			return nil, err
-		}
+		err := s.fetchErrors(ctx, fetches)
 		if b := s.batch(fetches); b != nil {
+			// The poll's records go out whatever else it said: the
+			// client counts them consumed, and the transaction
+			// commits their offsets.
+			if err != nil && ctx.Err() == nil {
+				s.failed = err
+			}
 			return b, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 		if dry && ctx.Err() == nil {
 			// The input ran dry: what was handed out need not wait
@@ -311,7 +335,13 @@ func (s *Stage) fenced(err error) error {
 // error, or a drain cut short); then the member leaves the group.
 func (s *Stage) Close() error {
 	s.closeOnce.Do(func() {
-		ctx := context.Background()
+		s.stop()
+		s.nextMu.Lock()
+		defer s.nextMu.Unlock()
+		// Past the transaction timeout the coordinator aborts it anyway;
+		// brokers that do not answer must not hold the stop for good.
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TransactionTimeout)
+		defer cancel()
 		if s.inTxn {
 			s.mu.Lock()
 			all := s.outstanding == 0
