@@ -64,7 +64,11 @@ type Config struct {
 	Start          string
 	SessionTimeout time.Duration
 	// CommitInterval is how long a transaction may stay open; 0 ends one
-	// after every batch. It is the latency a read_committed reader sees.
+	// after every batch. It is the latency a read_committed reader sees
+	// of a steady stream; when the input pauses for dryEnd (100 ms) the
+	// transaction ends sooner, so a member ends at most ten transactions
+	// a second (Kafka Streams' exactly_once_v2 commits every 100 ms by
+	// default).
 	CommitInterval time.Duration
 	// TransactionTimeout is how long the coordinator keeps a transaction
 	// of a member that went silent before aborting it; read_committed

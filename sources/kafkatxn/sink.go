@@ -64,7 +64,8 @@ func (p *producer) write(ctx context.Context, b *pipeline.Batch) error {
 	pool := p.stage.batches
 	tb := pool.of(b)
 	if tb == nil {
-		return fmt.Errorf("kafka exactly-once: a batch this stage did not hand out")
+		// Only this stage's Next makes the batches its sink writes.
+		return fmt.Errorf("kafka exactly-once: asked to write a batch of %d records this stage's input did not hand out (the sink wired to another source?)", len(b.Records))
 	}
 	// The output records, and their headers in the Builder's buffers, are
 	// the batch's, kept with it until every record is acknowledged.
@@ -136,7 +137,7 @@ func (p *producer) reset() {
 func (p *producer) settle(ctx context.Context) error {
 	cl := p.stage.sess.Client()
 	if err := cl.Flush(ctx); err != nil {
-		return err
+		return fmt.Errorf("waiting for the transaction's records to be acknowledged: %w", err)
 	}
 	p.mu.Lock()
 	refused, failed := p.refused, p.failed
