@@ -213,3 +213,58 @@ func TestSnapshotTellsCopyFromDeletedFileWithItsInode(t *testing.T) {
 		t.Error("a rotated file renamed since the snapshot is taken for a copy made since")
 	}
 }
+
+// A successor seen empty, then written to and copied (copytruncate's
+// first half) before the file before it ended: the copy is queued as a
+// generation the follower fell behind on, after the successor, which is
+// read from the file itself. The truncation, found there, has the rest
+// read from the copy; the copy must then not be read again whole when
+// the file is rotated away.
+func TestTruncatedFileTakesItsQueuedCopy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	f := testFollower(t, path)
+	prevPath := path + ".1"
+	writeFile(t, prevPath, lines(1, 10), time.Now().Add(-time.Minute))
+	prev := openTest(t, prevPath)
+	done := newReader(f, prev, int64(len(lines(1, 10)))) // read to its end
+
+	noteEmpty(t, f, path)
+	appendTo(t, path, lines(11, 30))
+	written := time.Now().Add(-2 * time.Second)
+	if err := os.Chtimes(path, written, written); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(prevPath, path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	copyOnly(t, path)
+	f.succ = f.withMissed(done, f.succ)
+	prev.Close()
+	if len(f.succ) != 2 {
+		t.Fatalf("%d files queued, want the successor and its copy", len(f.succ))
+	}
+
+	next := f.succ[0]
+	f.succ = f.succ[1:]
+	f.start(next)
+	got := drive(t, f)
+	if err := os.Truncate(path, 0); err != nil { // copytruncate's second half
+		t.Fatal(err)
+	}
+	appendTo(t, path, lines(31, 35))
+	got = append(got, drive(t, f)...)
+
+	// Rotated away (rename and create): the file is read to its end, then
+	// what follows it.
+	if err := os.Rename(path+".1", path+".3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, lines(36, 40))
+	got = append(got, drive(t, f)...)
+	f.closeAll()
+	wantSeq(t, got, 11, 40)
+}
