@@ -3,6 +3,7 @@ package follow
 import (
 	"bytes"
 	"os"
+	"time"
 )
 
 // A file the follower had read to its end, empty after a truncation, can
@@ -16,16 +17,28 @@ import (
 // first, oldest first, then the file.
 
 // rotatedSnapshot is what the path's rotated files were when a file was
-// found empty: their identities, and the first bytes of each, so that a
-// generation compressed since (a new inode) is known by its content.
+// found empty: each file's identity, and the first bytes of each, so that
+// a generation compressed since (a new inode) is known by its content.
 type rotatedSnapshot struct {
-	keys  map[fileKey]bool
+	files map[fileKey]snapFile
 	heads [][]byte
+}
+
+// snapFile is one file of a snapshot. An inode number alone does not
+// name a file for long: ext4 gives the number of a file just deleted to
+// the next file created, and a rotation deletes its oldest generation
+// just before copytruncate creates its copy. So the copy has an inode of
+// the snapshot, and taken for that file, it would never be read. A file
+// is the snapshot's only if it was also created when that one was and
+// still starts with the bytes that one started with.
+type snapFile struct {
+	btime time.Time // zero where the file system keeps none
+	head  []byte
 }
 
 // snapshotRotated takes the snapshot without holding any file open.
 func (f *follower) snapshotRotated() *rotatedSnapshot {
-	snap := &rotatedSnapshot{keys: map[fileKey]bool{}}
+	snap := &rotatedSnapshot{files: map[fileKey]snapFile{}}
 	f.src.listing.Lock()
 	defer f.src.listing.Unlock()
 	for _, name := range f.rotatedNames() {
@@ -34,9 +47,10 @@ func (f *follower) snapshotRotated() *rotatedSnapshot {
 			continue
 		}
 		if fi, err := file.Stat(); err == nil {
-			snap.keys[keyOf(fi)] = true
 			rf := rotatedFile{f: file, fi: fi, gz: isGzip(file)}
-			if h := rf.head(fpMax); len(h) > 0 {
+			h := rf.head(fpMax)
+			snap.files[keyOf(fi)] = snapFile{btime: genTimeOf(file, fi).btime, head: h}
+			if len(h) > 0 {
 				snap.heads = append(snap.heads, h)
 			}
 		}
@@ -48,8 +62,14 @@ func (f *follower) snapshotRotated() *rotatedSnapshot {
 // had reports whether rf is a file of the snapshot, or a compressed
 // twin of one.
 func (s *rotatedSnapshot) had(rf rotatedFile) bool {
-	if s.keys[keyOf(rf.fi)] {
-		return true
+	if sf, ok := s.files[keyOf(rf.fi)]; ok {
+		bt := genTimeOf(rf.f, rf.fi).btime
+		sameBirth := bt.IsZero() || sf.btime.IsZero() || bt.Equal(sf.btime)
+		// A file grows, it does not change its first bytes; a file
+		// empty then tells nothing by them.
+		if sameBirth && bytes.HasPrefix(rf.head(fpMax), sf.head) {
+			return true
+		}
 	}
 	if !rf.gz {
 		return false
@@ -61,6 +81,26 @@ func (s *rotatedSnapshot) had(rf rotatedFile) bool {
 		}
 	}
 	return false
+}
+
+// pathReader reads from pos a file the path names, met now: a successor,
+// the path's file when nothing was being read, the truncated file read
+// again from its start. A file found empty at its start may be filled,
+// copied away and truncated before a line of it is read (copytruncate at
+// offset 0, see above): the rotated files it is compared with then are
+// those listed before the look that found it empty. Listed later, when
+// its reading starts (a successor waits until the file before it has
+// ended), they may hold the copy already, whose lines were never read.
+func (f *follower) pathReader(file *os.File, pos int64) *reader {
+	if pos != 0 {
+		return newReader(f, file, pos)
+	}
+	snap := f.snapshotRotated()
+	r := newReader(f, file, 0)
+	if len(r.fp) == 0 {
+		r.sinceEmpty = snap
+	}
+	return r
 }
 
 // copiesSince opens, oldest first, the rotated files made since snap was

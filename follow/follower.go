@@ -293,7 +293,7 @@ func (f *follower) endSegment() {
 			pos = f.copiedUpTo(live, nil, lastCopy, r.pos)
 			f.closeCopy(lastCopy, r.pos)
 		}
-		f.start(newReader(f, live, pos))
+		f.start(f.pathReader(live, pos))
 		return
 	}
 	if lastCopy != nil {
@@ -340,7 +340,9 @@ func (f *follower) endSegment() {
 // start makes r the current segment.
 func (f *follower) start(r *reader) {
 	f.rd = r
-	if !r.fixed && r.pos == 0 && len(r.fp) == 0 {
+	if r.sinceEmpty == nil && !r.fixed && r.pos == 0 && len(r.fp) == 0 {
+		// Not met at the path (a rotated file, one found again by its
+		// identity): its rotated files are those of now.
 		r.sinceEmpty = f.snapshotRotated()
 	}
 	fr := sources.NewFramer(r, f.path, f.meta, f.src.opt.Pool)

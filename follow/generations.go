@@ -50,7 +50,7 @@ func (f *follower) noteSuccessor(cur os.FileInfo) {
 				file.Close() // another follower reads it
 				return
 			}
-			f.succ = append(f.succ, newReader(f, file, f.knownOffset(file, fi)))
+			f.succ = append(f.succ, f.pathReader(file, f.knownOffset(file, fi)))
 			return
 		}
 	}

@@ -333,7 +333,13 @@ func (r *reader) truncated() bool {
 		// Copies made by later rotations, while this one was still being
 		// read, hold whole generations: they come before the file again.
 		r.fol.copies = r.fol.newerRotatedFiles(cp, r.info)
-		r.fol.unqueue(r.fol.copies)
+		// The copy itself may be queued already, as a generation the
+		// follower fell behind on: listed after copytruncate's copy and
+		// before its truncation, while this file's first bytes were not
+		// yet known to tell it for this file's copy. Its lines are read
+		// here, from where reading got to: read again whole later, they
+		// would come twice.
+		r.fol.unqueue(append([]*os.File{cp}, r.fol.copies...))
 		return true
 	}
 	r.fol.log.Warn("file truncated and no rotated copy starts as it did; lines written after the offset before the truncation, if any, were not read",

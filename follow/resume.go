@@ -69,7 +69,7 @@ func (f *follower) openNext() bool {
 			pos = f.knownOffset(file, fi)
 		}
 		f.log.Info("following file", "file", f.path, "offset", pos)
-		f.start(newReader(f, file, pos))
+		f.start(f.pathReader(file, pos))
 		return true
 	}
 	f.resume(file)
