@@ -349,3 +349,26 @@ func TestKafkaExactlyOnceDryInputCommits(t *testing.T) {
 	}
 	readExactlyOnce(t, b, in, out, 2, stderr)
 }
+
+// TestKafkaExactlyOnceTopicDeleted: an input topic deleted under the
+// exactly-once stage stops it with exit 1 and an error naming the topic,
+// as at-least-once; what it committed before stays, once.
+func TestKafkaExactlyOnceTopicDeleted(t *testing.T) {
+	t.Parallel() // waits more than it works: see TestMain
+	b := kafkatest.Start(t)
+	in, out := b.CreateTopic("in", 2), b.CreateTopic("out", 2)
+	cmd, stderr := startBin(t, eosArgs(b, in, out, b.Name("group"), b.Name("txn"))...)
+	b.Produce(in, records(0, 200)...)
+	waitCommitted(t, b, out, 200, 60*time.Second, stderr)
+	b.DeleteTopic(in)
+	if code := exitWithin(t, cmd, 60*time.Second); code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, stderr)
+	}
+	e := stderr.String()
+	if !strings.Contains(e, in) || !strings.Contains(e, "does not exist") || !strings.Contains(e, "deleted while consumed") {
+		t.Errorf("stderr does not say that topic %s does not exist any more:\n%s", in, e)
+	}
+	if got := b.ReadCommitted(out, 200, 10*time.Second); len(got) != 200 {
+		t.Errorf("read_committed output holds %d records after the stop, want the 200 committed before", len(got))
+	}
+}

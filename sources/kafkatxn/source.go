@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/annotator-dev/annotator/internal/kafkaconn"
 	"github.com/annotator-dev/annotator/pipeline"
 	kafkasrc "github.com/annotator-dev/annotator/sources/kafka"
 )
@@ -121,7 +123,7 @@ func (s *Stage) fetchErrors(ctx context.Context, fetches kgo.Fetches) error {
 				return ctx.Err()
 			}
 		case errors.Is(fe.Err, kerr.UnknownTopicOrPartition), errors.Is(fe.Err, kerr.UnknownTopicID):
-			return fmt.Errorf("kafka input: topic %s is gone: %w", fe.Topic, fe.Err)
+			return fmt.Errorf("kafka input: topic %q %w on %s (deleted while consumed): %v", fe.Topic, kafkaconn.ErrNoTopic, strings.Join(s.cfg.Brokers, ","), fe.Err)
 		case fe.Topic == "":
 			// The client's own errors: joining the group, mostly.
 			s.log.Warn("kafka input: the consumer group session failed, retrying", "group", s.cfg.Group, "err", fe.Err)
